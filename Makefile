@@ -1,0 +1,30 @@
+# Two entry points (README Quickstart): `make demo` and `make test`.
+# Both create .venv on first use and install the pinned versions in constraints.txt
+# (torch==2.13.0 is the CPU build; anything newer pulls a multi-GB CUDA build).
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+RUN_DIR ?= runs/reference
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[all]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/splitsim run scenarios/reference.yaml --out $(RUN_DIR) --force
+	$(BIN)/splitsim plot $(RUN_DIR)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine_overhead.py
+
+clean:
+	rm -rf $(VENV) runs

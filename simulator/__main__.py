@@ -1,0 +1,5 @@
+"""``python -m simulator`` is the ``splitsim`` command."""
+
+from simulator.cli import main
+
+main()

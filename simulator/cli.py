@@ -1,0 +1,320 @@
+"""The ``splitsim`` command (DESIGN.md §9 "CLI").
+
+Exit codes: 0 ok, 2 bad input (one message on stderr naming the file, the
+field and what is allowed; no traceback unless ``--debug``), 1 anything else.
+Input is validated completely before anything is written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from profiles.model import ProfileError
+from simulator.engine import SchedulerError
+from simulator.scenario import ScenarioError, load_scenario, scenario_json_schema
+from simulator.schedulers import REGISTRY, PluginError
+from simulator.store import StoreError
+from simulator.units import UnitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Simulate split computing with early exits at the edge.")
+out_console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+#: Errors that mean the user's input is wrong: exit code 2.
+BAD_INPUT: tuple[type[BaseException], ...] = (ScenarioError, ProfileError, PluginError,
+                                              SchedulerError, UnitError, StoreError)
+
+
+class Executor(StrEnum):
+    serial = "serial"
+    local = "local"
+
+
+class ListWhat(StrEnum):
+    schedulers = "schedulers"
+    channels = "channels"
+    profiles = "profiles"
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
+             ) -> None:
+    _state["debug"] = debug
+
+
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """Turn exceptions into one message and the contract's exit code."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except BAD_INPUT as exc:
+        _fail(exc, 2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        _fail(exc, 1)
+
+
+def _fail(exc: BaseException, code: int) -> None:
+    if _state["debug"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    label = "error" if code == 2 else f"error ({type(exc).__name__})"
+    err_console.print(f"{label}: {exc}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    replications: Annotated[int | None, typer.Option(min=1, help="Override replications.")
+                            ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Override the scenario seed.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes for --executor local "
+                                                        "(default: all cores).")] = None,
+    executor: Annotated[Executor, typer.Option(help="Where tasks run.")] = Executor.local,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a field: "
+                                                   "dotted.key=value (repeatable).")] = None,
+    save_requests: Annotated[bool, typer.Option("--save-requests",
+                                                help="Also write requests.parquet.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run "
+                                                        "directory.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or table.")] = False,
+) -> None:
+    """Run every sweep point × replication of SCENARIO and write a run directory."""
+    from simulator.montecarlo import run_all, tasks
+    from simulator.store import base_manifest, prepare_run_dir, scenario_hash, write_run
+
+    with _reported():
+        overrides = list(set_ or [])
+        if replications is not None:
+            overrides.append(f"replications={replications}")
+        if seed is not None:
+            overrides.append(f"seed={seed}")
+        loaded = load_scenario(scenario, overrides)
+        for warning in loaded.warnings:
+            err_console.print(f"warning: {warning}", markup=False)
+        prepare_run_dir(out, force)
+        todo = tasks(loaded)
+        started = time.perf_counter()
+        show = not quiet and sys.stdout.isatty()
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                            TimeRemainingColumn(), console=out_console, disable=not show)
+        simulated = 0
+        with progress:
+            bar = progress.add_task(loaded.base.name, total=len(todo), rate="")
+
+            def advance(result) -> None:
+                nonlocal simulated
+                simulated += result.simulated
+                speed = simulated / max(time.perf_counter() - started, 1e-9)
+                progress.update(bar, advance=1, rate=f"{speed:,.0f} req/s")
+
+            output = run_all(loaded, executor=executor.value, workers=workers,
+                             save_requests=save_requests, on_result=advance)
+        wall = time.perf_counter() - started
+        manifest = {
+            **base_manifest(), "scenario": loaded.base.name, "seed": loaded.base.seed,
+            "scenario_hash": scenario_hash(loaded.raw), "scenario_file": str(scenario),
+            "overrides": overrides, "executor": executor.value, "workers": workers,
+            "engine": "simpy", "sweep_keys": list(loaded.base.sweep),
+            "points": len(loaded.points), "tasks": len(todo),
+            "requests_simulated": simulated, "wall_time_s": wall,
+            "profiles": _profile_provenance(loaded),
+        }
+        write_run(out, raw=loaded.raw, summary=output.summary, devices=output.devices,
+                  server=output.server, requests=output.requests, manifest=manifest)
+        if not quiet:
+            from simulator.console import summary_table
+
+            out_console.print(summary_table(output.summary, list(loaded.base.sweep),
+                                            f"{loaded.base.name}: mean ± 95% CI"))
+            out_console.print(f"{simulated:,} requests in {wall:.1f} s "
+                              f"({simulated / max(wall, 1e-9):,.0f} req/s) → {out}")
+
+
+def _profile_provenance(loaded) -> list[dict]:
+    """Which profile each sweep point used and where its numbers came from."""
+    from simulator.scenario import resolve_model
+
+    seen = {}
+    for point in loaded.points:
+        model = resolve_model(point.scenario, loaded.path)
+        seen[(model.name, model.variant)] = {"name": model.name, "variant": model.variant,
+                                             "provenance": dict(model.provenance)}
+    return list(seen.values())
+
+
+@app.command()
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.key=value")] = None,
+) -> None:
+    """Check SCENARIO (and every sweep point) without running it."""
+    with _reported():
+        loaded = load_scenario(scenario, list(set_ or []))
+        for warning in loaded.warnings:
+            err_console.print(f"warning: {warning}", markup=False)
+        reps = sum(p.scenario.replications for p in loaded.points)
+        out_console.print(f"{scenario}: valid — {len(loaded.points)} sweep point(s), "
+                          f"{reps} task(s)", markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format."""
+    with _reported():
+        print(json.dumps(scenario_json_schema(), indent=2))
+
+
+@app.command(name="list")
+def list_(what: Annotated[ListWhat, typer.Argument()] = ListWhat.schedulers) -> None:
+    """List registered schedulers, channel models or shipped profiles."""
+    with _reported():
+        if what is ListWhat.schedulers:
+            for name, cls in sorted(REGISTRY.items()):
+                params = ", ".join(cls.Params.model_fields) or "-"
+                doc = (cls.__doc__ or "").strip().splitlines()[0]
+                print(f"{name:16} {doc}  [params: {params}]")
+        elif what is ListWhat.channels:
+            import typing
+
+            from simulator.channel import LinkSpec
+
+            for spec in typing.get_args(typing.get_args(LinkSpec)[0]):
+                name = typing.get_args(spec.model_fields["model"].annotation)[0]
+                print(f"{name:12} {(spec.__doc__ or '').strip().splitlines()[0]}")
+        else:
+            from profiles.library import list_profiles
+
+            for name, variants in list_profiles():
+                print(f"{name:24} {', '.join(variants)}")
+
+
+class TraceFormat(StrEnum):
+    auto = "auto"
+    pensieve = "pensieve"
+    mahimahi = "mahimahi"
+    csv = "csv"
+
+
+class FigureFormat(StrEnum):
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+@app.command()
+def trace(
+    file: Annotated[Path, typer.Argument(help="Bandwidth trace file.")],
+    format_: Annotated[TraceFormat, typer.Option("--format", help="File format.")
+                       ] = TraceFormat.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")
+                       ] = False,
+) -> None:
+    """Statistics of a bandwidth trace (span, mean, percentiles)."""
+    from simulator.traces import TraceError, format_trace_summary, trace_stats
+
+    with _reported():
+        try:
+            stats = trace_stats(file, format_.value)
+        except TraceError as exc:
+            raise ScenarioError(str(exc)) from exc
+        if as_json:
+            print(json.dumps(stats))
+        else:
+            print(format_trace_summary(stats, name=str(file)))
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    x: Annotated[str | None, typer.Option(help="Swept key or metric on the x axis.")] = None,
+    y: Annotated[str | None, typer.Option(help="Metric on the y axis.")] = None,
+    hue: Annotated[str | None, typer.Option(help="Swept key to colour by.")] = None,
+    format_: Annotated[FigureFormat, typer.Option("--format", help="Figure file format.")
+                       ] = FigureFormat.png,
+) -> None:
+    """Draw the figures that fit RUN_DIR into RUN_DIR/plots/."""
+    with _reported():
+        from analysis.plots import plot_run
+
+        try:
+            paths = plot_run(run_dir, x=x, y=y, hue=hue, fmt=format_.value)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from exc
+        for path in paths:
+            print(path)
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")]) -> None:
+    """Write RUN_DIR/report.html: figures, tables with CIs, Pareto set, provenance."""
+    with _reported():
+        from analysis.report import write_report
+
+        try:
+            print(write_report(run_dir))
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from exc
+
+
+@app.command()
+def profile(
+    model: Annotated[str, typer.Argument(help="Zoo name (e.g. resnet18, mlp:800-3-3-10) "
+                                              "or module:function.")],
+    sparsity: Annotated[float | None, typer.Option(min=0.0, max=0.999, help=(
+        "Fraction of weights removed by a predefined mask (0.75 keeps 25%)."))] = None,
+    fan_out: Annotated[str | None, typer.Option(help="Fan-out per layer, e.g. 2,9,10.")
+                       ] = None,
+    dtype: Annotated[str, typer.Option(help="float32, float16 or int8.")] = "float32",
+    measure: Annotated[bool, typer.Option("--measure", help="Also time each block on this "
+                                                            "CPU.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the profile JSON here.")] = None,
+) -> None:
+    """Profile a network (needs torch: pip install 'splitsim[profile]')."""
+    with _reported():
+        try:
+            from profiles.build import dumps_profile, profile_model
+        except ImportError as exc:
+            raise ProfileError(f"profiling needs torch ({exc}); install it with "
+                               f"pip install 'splitsim[profile]'") from exc
+        try:
+            fans = [int(f) for f in fan_out.split(",")] if fan_out else None
+        except ValueError as exc:
+            raise ProfileError(f"--fan-out {fan_out!r}: expected whole numbers separated "
+                               f"by commas, e.g. 2,9,10") from exc
+        result = profile_model(model, sparsity=sparsity, fan_out=fans, dtype=dtype,
+                               measure=measure)
+        text = dumps_profile(result)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            from simulator.store import write_text
+
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_text(out, text)
+            print(out)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,57 @@
+"""The table a person reads at the end of ``splitsim run``.
+
+Mean ± the 95% Student-t half-width across replications for the numbers
+people compare first: latency, device energy and accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+from scipy import stats
+
+SHOWN = (("latency_mean_s", "latency (ms)", 1e3), ("latency_p95_s", "p95 latency (ms)", 1e3),
+         ("device_energy_mean_j", "energy (mJ)", 1e3), ("accuracy", "accuracy (%)", 1e2))
+
+
+def mean_half_width(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Sample mean and Student-t half-width (NaN with fewer than two values)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan
+    sem = values.std(ddof=1) / math.sqrt(values.size)
+    return mean, float(stats.t.ppf(0.5 + confidence / 2.0, values.size - 1) * sem)
+
+
+def summary_table(summary: pd.DataFrame, sweep_keys: list[str], title: str) -> Table:
+    """One row per sweep point; cells are mean ± 95% CI half-width."""
+    table = Table(title=title, title_justify="left")
+    for key in sweep_keys:
+        table.add_column(key)
+    table.add_column("reps", justify="right")
+    for _, label, _ in SHOWN:
+        table.add_column(label, justify="right")
+    groups = summary.groupby(sweep_keys, sort=False, dropna=False) if sweep_keys \
+        else [((), summary)]
+    for key_values, group in groups:
+        key_values = key_values if isinstance(key_values, tuple) else (key_values,)
+        cells = [str(v) for v in key_values] + [str(len(group))]
+        for column, _, scale in SHOWN:
+            mean, half = mean_half_width(group[column].to_numpy())
+            cells.append(_format(mean * scale, half * scale))
+        table.add_row(*cells)
+    return table
+
+
+def _format(mean: float, half: float) -> str:
+    if math.isnan(mean):
+        return "–"
+    digits = 3 if abs(mean) < 10 else 1
+    return f"{mean:.{digits}f}" if math.isnan(half) else f"{mean:.{digits}f} ± {half:.{digits}f}"

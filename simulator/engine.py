@@ -1,0 +1,445 @@
+"""One replication as a SimPy simulation: the request's life of DESIGN.md §4.
+
+Why SimPy processes: the life of a request reads like the list in §4 —
+arrive, wait for the device, ask the scheduler, compute up to the split
+(leaving at an exit if confident), send, wait for a server worker, compute
+the rest, receive the result — and shared resources (a device's processor,
+the server's workers) are explicit.
+
+Everything random that belongs to a request (its service-time multipliers,
+its exit confidences) is drawn when the replication starts, indexed by the
+request's arrival number, so every policy sees the same requests (common
+random numbers).  Units: s, bit, byte, FLOP, W, J.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from profiles.model import ModelProfile
+from simulator.channel import Link
+from simulator.costs import RadioPower, SystemModel
+from simulator.estimators import RateEstimator
+from simulator.exits import draw_exits
+from simulator.scenario import (
+    DeviceSpec,
+    LinearRadio,
+    Scenario,
+    configured_thresholds,
+)
+from simulator.schedulers import Decision, Observation, Outcome, Scheduler
+from simulator.seeds import Component, stream
+
+# Columns of the per-request record, in order (see ``Records``).
+RECORD_FIELDS = (
+    "request", "device", "arrival_s", "split", "exit", "latency_s", "device_wait_s",
+    "device_compute_s", "uplink_s", "server_wait_s", "server_service_s", "downlink_s",
+    "energy_j", "bytes_up", "correct", "uplink_rate_bps",
+)
+_ARRIVAL_CHUNK = 256  # inter-arrival times drawn per call; fixed, so streams are reproducible
+
+
+class SchedulerError(RuntimeError):
+    """A policy returned a decision the engine cannot carry out."""
+
+
+@dataclass
+class DeviceState:
+    """One device instance during a replication."""
+
+    index: int
+    entry: int          # position of its entry in scenario.devices
+    spec: DeviceSpec
+    cpu: simpy.Resource
+    uplink: Link
+    downlink: Link
+    estimator: RateEstimator
+    scheduler: Scheduler
+    system: SystemModel
+    learns: bool
+    compute_s: float = 0.0
+    transmit_s: float = 0.0
+    compute_j: float = 0.0
+    transmit_j: float = 0.0
+
+
+@dataclass
+class ServerState:
+    """The edge server: ``workers`` FIFO workers shared by devices and background jobs.
+
+    It tracks the integrals needed to check Little's law and the utilisation
+    against queueing theory, and the nominal work in the system for the
+    backlog it reports to devices.
+    """
+
+    workers: simpy.Resource
+    speed: float
+    n_workers: int
+    queued_work_s: float = 0.0        # nominal service of jobs waiting
+    in_service_end_sum: float = 0.0   # Σ (start + nominal service) of jobs in service
+    in_service: int = 0
+    in_system: int = 0                # foreground requests at the server
+    area_in_system: float = 0.0       # ∫ requests at the server dt
+    busy_area: float = 0.0            # ∫ busy workers dt (all jobs)
+    busy: int = 0
+    last_change: float = 0.0
+    background_jobs: int = 0
+
+    def advance(self, now: float) -> None:
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
+
+    def start_service(self, now: float, nominal: float) -> None:
+        """A queued job of ``nominal`` seconds got a worker at ``now``."""
+        self.advance(now)
+        self.queued_work_s -= nominal
+        self.in_service += 1
+        self.in_service_end_sum += now + nominal
+        self.busy += 1
+
+    def end_service(self, now: float, begin: float, nominal: float) -> None:
+        """The job that started at ``begin`` left its worker at ``now``."""
+        self.advance(now)
+        self.busy -= 1
+        self.in_service -= 1
+        self.in_service_end_sum -= begin + nominal
+
+    def backlog_s(self, now: float) -> float:
+        """Reported waiting time: nominal work ahead of a new job, per worker (s)."""
+        remaining = max(0.0, self.in_service_end_sum - self.in_service * now)
+        return (self.queued_work_s + remaining) / self.n_workers
+
+
+@dataclass
+class ReplicationResult:
+    """Raw output of one replication: per-request records and station statistics."""
+
+    records: dict[str, np.ndarray]
+    devices: list[dict[str, float | str | int]]
+    server: dict[str, float]
+    end_time_s: float
+    events: int = 0
+    meta: dict[str, float] = field(default_factory=dict)
+
+
+class Replication:
+    """Build the world of one scenario point for one replication, then ``run()`` it."""
+
+    def __init__(self, scenario: Scenario, model: ModelProfile, replication: int) -> None:
+        self.scenario = scenario
+        self.model = model
+        self.replication = replication
+        seed = scenario.seed
+        n = scenario.horizon.requests
+        self.n_requests = n
+        self.env = simpy.Environment()
+        srv = scenario.server
+        self.server = ServerState(simpy.Resource(self.env, capacity=srv.workers),
+                                  speed=srv.compute.speed, n_workers=srv.workers)
+        self.server_mult = srv.compute.variability.sample(
+            stream(seed, replication, Component.SERVER_SERVICE), n)
+        self.exits = draw_exits(model, n, stream(seed, replication, Component.EXITS))
+        self.thresholds = configured_thresholds(scenario, len(model.exit_blocks))
+        self._prepare_model_arrays()
+        self.devices = self._build_devices(seed, replication)
+        self.device_mult = self._device_multipliers(seed, replication, n)
+        self.rtt_half = scenario.channel.rtt / 2.0
+        self.arrived = 0
+        self.completed = 0
+        self.done = self.env.event()
+        self.rows: list[tuple] = []
+
+    # -------------------------------------------------------------- set-up
+
+    def _prepare_model_arrays(self) -> None:
+        m = self.model
+        flops = [2.0 * b.effective_macs for b in m.blocks]
+        self.cum_flops = np.concatenate([[0.0], np.cumsum(flops)]).tolist()
+        self.exit_blocks = list(m.exit_blocks)
+        self.head_flops = [2.0 * m.blocks[b - 1].exit.macs for b in self.exit_blocks]
+        self.up_bytes = [m.input_bytes] + [b.output_bytes for b in m.blocks[:-1]] + [0.0]
+        self.down_bytes = m.downlink_bytes
+        self.depth = m.depth
+
+    def _build_devices(self, seed: int, replication: int) -> list[DeviceState]:
+        devices = []
+        sc = self.scenario
+        for entry, spec in enumerate(sc.devices):
+            for _ in range(spec.count):
+                i = len(devices)
+                uplink = sc.channel.uplink.build(stream(seed, replication, Component.UPLINK, i))
+                downlink = sc.channel.downlink.build(
+                    stream(seed, replication, Component.DOWNLINK, i))
+                radio = spec.power.radio
+                radio_power = (RadioPower(radio.a, radio.b) if isinstance(radio, LinearRadio)
+                               else RadioPower(0.0, float(radio)))
+                system = SystemModel.build(
+                    self.model, device_speed=spec.compute.speed,
+                    server_speed=sc.server.compute.speed, server_workers=sc.server.workers,
+                    compute_power_w=spec.power.compute, idle_power_w=spec.power.idle,
+                    radio=radio_power, rtt_s=sc.channel.rtt)
+                scheduler = sc.scheduler.build()
+                scheduler.prepare(system, stream(seed, replication, Component.POLICY, i))
+                est = sc.scheduler.estimator
+                devices.append(DeviceState(
+                    index=i, entry=entry, spec=spec, cpu=simpy.Resource(self.env, capacity=1),
+                    uplink=uplink, downlink=downlink,
+                    estimator=RateEstimator(est.kind, uplink, est.alpha),
+                    scheduler=scheduler, system=system,
+                    learns=type(scheduler).update is not Scheduler.update))
+        return devices
+
+    def _device_multipliers(self, seed: int, replication: int, n: int
+                            ) -> list[np.ndarray | None]:
+        """Per-request compute multipliers, one array per device entry of the scenario.
+
+        Entry ``k`` draws from its own stream, so adding a device entry does not
+        change the others' draws; ``None`` stands for deterministic compute.
+        """
+        out: list[np.ndarray | None] = []
+        for k, spec in enumerate(self.scenario.devices):
+            variability = spec.compute.variability
+            out.append(None if variability.dist == "deterministic" else variability.sample(
+                stream(seed, replication, Component.DEVICE_SERVICE, k), n))
+        return out
+
+    # -------------------------------------------------------------- processes
+
+    def run(self) -> ReplicationResult:
+        for dev in self.devices:
+            self.env.process(self._arrivals(dev))
+        if self.scenario.server.background is not None:
+            self.env.process(self._background())
+        self.env.run(until=self.done)
+        self.server.advance(self.env.now)
+        return self._result()
+
+    def _arrivals(self, dev: DeviceState):
+        """Generate this device's requests until the replication has ``requests`` arrivals."""
+        env = self.env
+        wl = dev.spec.workload
+        rng = stream(self.scenario.seed, self.replication, Component.ARRIVALS, dev.index)
+        if wl.arrivals == "periodic":
+            period = 1.0 / wl.rate
+            first = rng.random() * period if wl.phase == "random" else 0.0
+            yield env.timeout(first)
+            while self.arrived < self.n_requests:
+                self._spawn(dev)
+                yield env.timeout(period)
+            return
+        while True:
+            for gap in rng.exponential(1.0 / wl.rate, _ARRIVAL_CHUNK).tolist():
+                yield env.timeout(gap)
+                if self.arrived >= self.n_requests:
+                    return
+                self._spawn(dev)
+
+    def _spawn(self, dev: DeviceState) -> None:
+        rid = self.arrived
+        self.arrived += 1
+        self.env.process(self._request(rid, dev))
+
+    def _request(self, rid: int, dev: DeviceState):
+        """The life of one request (DESIGN.md §4, steps 1–7)."""
+        env = self.env
+        arrival = env.now
+        # 2. wait for the device's processor
+        slot = dev.cpu.request()
+        yield slot
+        start = env.now
+        # 3. the scheduler decides from what the device can see
+        true_rate = dev.uplink.rate_at(start)
+        decision = dev.scheduler.decide(self._observe(rid, dev, arrival, start))
+        split, thresholds = self._check(decision, dev)
+        # 4. blocks 1..split on the device, leaving at a confident exit
+        exit_col, dev_flops = self._device_part(rid, split, thresholds)
+        compute_s = dev_flops / dev.spec.compute.speed * self._device_multiplier(rid, dev)
+        if compute_s > 0.0:
+            yield env.timeout(compute_s)
+        dev.cpu.release(slot)
+        dev.compute_s += compute_s
+        compute_j = dev.spec.power.compute * compute_s
+        dev.compute_j += compute_j
+        uplink_s = tx_s = server_wait_s = service_s = downlink_s = tx_j = 0.0
+        bytes_up = 0.0
+        measured = None
+        if exit_col < 0 and split < self.depth:
+            # 5. the payload at the cut crosses the uplink
+            bytes_up = self.up_bytes[split]
+            tx_s = dev.uplink.transfer_duration(env.now, 8.0 * bytes_up)
+            if tx_s > 0.0:
+                measured = 8.0 * bytes_up / tx_s
+                tx_j = float(dev.system.radio.watts(measured)) * tx_s
+                dev.transmit_s += tx_s
+                dev.transmit_j += tx_j
+                yield env.timeout(tx_s)
+                dev.estimator.observe(measured)
+            if self.rtt_half > 0.0:
+                yield env.timeout(self.rtt_half)
+            uplink_s = tx_s + self.rtt_half
+            # 6. the server runs the rest
+            exit_col, srv_flops = self._server_part(rid, split, thresholds)
+            server_wait_s, service_s = yield from self._serve(srv_flops, rid)
+            # the result returns over the downlink
+            down_s = dev.downlink.transfer_duration(env.now, 8.0 * self.down_bytes)
+            downlink_s = down_s + self.rtt_half
+            if downlink_s > 0.0:
+                yield env.timeout(downlink_s)
+        # 7. one record
+        latency = env.now - arrival
+        wait_j = dev.spec.power.idle * (latency - (start - arrival) - compute_s - tx_s)
+        energy = compute_j + tx_j + wait_j
+        column = exit_col if exit_col >= 0 else -1
+        exit_block = self.exit_blocks[exit_col] if exit_col >= 0 else -1
+        correct = bool(self.exits.correct[rid, column])
+        self.rows.append((rid, dev.index, arrival, split, exit_block, latency, start - arrival,
+                          compute_s, uplink_s, server_wait_s, service_s, downlink_s, energy,
+                          bytes_up, correct, true_rate))
+        if dev.learns:
+            dev.scheduler.update(Outcome(
+                request=rid, device=dev.index, split=split, exit_block=exit_block,
+                confidence=float(self.exits.confidence[rid, column]), latency_s=latency,
+                energy_j=energy, bytes_up=bytes_up, measured_uplink_bps=measured))
+        self.completed += 1
+        if self.completed == self.n_requests:
+            self.done.succeed()
+
+    def _serve(self, flops: float, rid: int):
+        """Queue for a server worker and run ``flops``; returns (wait s, service s)."""
+        env = self.env
+        srv = self.server
+        nominal = flops / srv.speed
+        service = nominal * self.server_mult[rid]
+        arrive = env.now
+        srv.advance(arrive)
+        srv.in_system += 1
+        srv.queued_work_s += nominal
+        slot = srv.workers.request()
+        yield slot
+        begin = env.now
+        srv.start_service(begin, nominal)
+        if service > 0.0:
+            yield env.timeout(service)
+        srv.end_service(env.now, begin, nominal)
+        srv.in_system -= 1
+        srv.workers.release(slot)
+        return begin - arrive, service
+
+    def _background(self):
+        """Poisson background jobs of fixed mean work competing for the workers."""
+        env = self.env
+        bg = self.scenario.server.background
+        srv = self.server
+        rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND)
+        variability = self.scenario.server.compute.variability
+        nominal = bg.work / srv.speed
+        while True:
+            gaps = rng.exponential(1.0 / bg.rate, _ARRIVAL_CHUNK).tolist()
+            mults = variability.sample(rng, _ARRIVAL_CHUNK).tolist()
+            for gap, mult in zip(gaps, mults, strict=True):
+                yield env.timeout(gap)
+                env.process(self._background_job(nominal, nominal * mult))
+
+    def _background_job(self, nominal: float, service: float):
+        env = self.env
+        srv = self.server
+        srv.queued_work_s += nominal
+        slot = srv.workers.request()
+        yield slot
+        begin = env.now
+        srv.start_service(begin, nominal)
+        yield env.timeout(service)
+        srv.end_service(env.now, begin, nominal)
+        srv.background_jobs += 1
+        srv.workers.release(slot)
+
+    # -------------------------------------------------------------- helpers
+
+    def _observe(self, rid: int, dev: DeviceState, arrival: float, now: float) -> Observation:
+        deadline = dev.spec.workload.deadline
+        est = dev.estimator
+        down_rate = (dev.downlink.rate_at(now) if est.kind == "oracle"
+                     else dev.downlink.mean_rate())
+        return Observation(
+            now_s=now, device=dev.index, request=rid, uplink_rate_bps=est.estimate(now),
+            downlink_rate_bps=down_rate, rtt_s=self.scenario.channel.rtt,
+            server_backlog_s=self.server.backlog_s(now), device_queue=len(dev.cpu.queue),
+            deadline_s=None if deadline is None else deadline - (now - arrival))
+
+    def _check(self, decision: Decision, dev: DeviceState) -> tuple[int, tuple[float, ...]]:
+        """Reject decisions the engine cannot carry out, naming the policy."""
+        if not isinstance(decision, Decision):
+            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' returned "
+                                 f"{decision!r}, not a Decision")
+        split = decision.split
+        if not isinstance(split, int | np.integer) or not 0 <= split <= self.depth:
+            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' chose split "
+                                 f"{split!r}; allowed 0..{self.depth}")
+        thresholds = self.thresholds if decision.thresholds is None else decision.thresholds
+        if len(thresholds) != len(self.exit_blocks):
+            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' gave "
+                                 f"{len(thresholds)} thresholds; the model has "
+                                 f"{len(self.exit_blocks)} exit heads")
+        return int(split), thresholds
+
+    def _device_part(self, rid: int, split: int, thresholds: tuple[float, ...]
+                     ) -> tuple[int, float]:
+        """(exit column or -1, FLOP run on the device) for blocks 1..split."""
+        heads = 0.0
+        conf = self.exits.confidence
+        for j, block in enumerate(self.exit_blocks):
+            if block > split:
+                break
+            if thresholds[j] != math.inf:
+                heads += self.head_flops[j]
+                if conf[rid, j] >= thresholds[j]:
+                    return j, self.cum_flops[block] + heads
+        return -1, self.cum_flops[split] + heads
+
+    def _server_part(self, rid: int, split: int, thresholds: tuple[float, ...]
+                     ) -> tuple[int, float]:
+        """(exit column or -1, FLOP run on the server) for blocks split+1..L."""
+        heads = 0.0
+        conf = self.exits.confidence
+        base = self.cum_flops[split]
+        for j, block in enumerate(self.exit_blocks):
+            if block <= split or thresholds[j] == math.inf:
+                continue
+            heads += self.head_flops[j]
+            if conf[rid, j] >= thresholds[j]:
+                return j, self.cum_flops[block] - base + heads
+        return -1, self.cum_flops[self.depth] - base + heads
+
+    def _device_multiplier(self, rid: int, dev: DeviceState) -> float:
+        mult = self.device_mult[dev.entry]
+        return 1.0 if mult is None else float(mult[rid])
+
+    def _result(self) -> ReplicationResult:
+        rows = sorted(self.rows)
+        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in RECORD_FIELDS]
+        records = {name: np.asarray(col) for name, col in zip(RECORD_FIELDS, columns,
+                                                               strict=True)}
+        end = self.env.now
+        devices = []
+        for dev in self.devices:
+            busy = dev.compute_s + dev.transmit_s
+            devices.append({
+                "device": dev.index, "name": dev.spec.name, "compute_s": dev.compute_s,
+                "transmit_s": dev.transmit_s, "compute_j": dev.compute_j,
+                "transmit_j": dev.transmit_j,
+                "idle_j": dev.spec.power.idle * max(0.0, end - busy),
+            })
+        srv = self.server
+        server = {
+            "utilisation": srv.busy_area / (srv.n_workers * end) if end > 0 else 0.0,
+            "mean_in_system": srv.area_in_system / end if end > 0 else 0.0,
+            "background_jobs": float(srv.background_jobs),
+        }
+        return ReplicationResult(records=records, devices=devices, server=server,
+                                 end_time_s=end)

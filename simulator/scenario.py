@@ -1,0 +1,569 @@
+"""Scenario files: schema, loading, ``--set`` overrides, sweeps and clear errors.
+
+Why pydantic: the whole scenario is validated up front, before anything
+runs or is written, and every error can name the file, the field path, the
+value and what is allowed.  Unit strings become SI floats here (see
+``simulator.units``), so the engine never sees a unit.
+
+The format is DESIGN.md §8; ``splitsim schema`` prints it as JSON Schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from profiles.model import Block, ExitHead, ModelProfile, ParametricExit, ProfileError
+from simulator.channel import LinkSpec
+from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Speed, Work
+from simulator.variability import Variability, VariabilitySpec
+
+
+class ScenarioError(ValueError):
+    """Bad input in a scenario: one message naming the file, field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------ model
+
+
+class InlineExit(_Strict):
+    """An exit head in an inline model: its cost and a calibrated accuracy."""
+
+    flops: Work = Field(description="FLOP of the exit head (e.g. '1 MFLOP').")
+    accuracy: float = Field(ge=0.0, le=1.0, description="Accuracy if every sample left here.")
+    concentration: float = Field(default=6.0, gt=0.0, description=(
+        "Beta concentration of the confidence (higher: confidences closer to the accuracy)."))
+
+
+class InlineBlock(_Strict):
+    """One block of an inline model: a candidate split point."""
+
+    name: str
+    flops: Work = Field(description="FLOP of the block (e.g. '2e8', '1 GFLOP').")
+    output_bytes: Bytes = Field(description="Bytes crossing a cut after this block.")
+    natural_bottleneck: bool | None = Field(
+        default=None, description="Default: output smaller than the model input.")
+    exit: InlineExit | None = None
+
+
+class InlineModel(_Strict):
+    """A what-if network written directly in the scenario (no profile, no torch)."""
+
+    input_bytes: Bytes
+    blocks: list[InlineBlock] = Field(min_length=1)
+    accuracy: float = Field(default=1.0, ge=0.0, le=1.0,
+                            description="Accuracy of the final layer.")
+    result_bytes: Bytes | None = Field(default=None, description=(
+        "Bytes of the result sent back; default the last block's output bytes."))
+
+    def to_profile(self) -> ModelProfile:
+        blocks = tuple(
+            Block(name=b.name, macs=b.flops / 2.0, output_bytes=b.output_bytes,
+                  natural_bottleneck=(b.output_bytes < self.input_bytes
+                                      if b.natural_bottleneck is None else b.natural_bottleneck),
+                  exit=None if b.exit is None else ExitHead(
+                      macs=b.exit.flops / 2.0,
+                      model=ParametricExit(b.exit.accuracy, b.exit.concentration)))
+            for b in self.blocks)
+        return ModelProfile(name="inline", variant="inline", input_bytes=self.input_bytes,
+                            blocks=blocks, final_accuracy=self.accuracy,
+                            result_bytes=self.result_bytes,
+                            provenance={"source": "inline model in the scenario"})
+
+
+class ProfileRef(_Strict):
+    """A shipped profile (``profile: resnet18-cifar10``) or a profile file (``file:``)."""
+
+    profile: str | None = Field(default=None, description="Name in the profile library.")
+    variant: str = Field(default="dense", description="e.g. dense, sparse-50, sparse-75.")
+    file: str | None = Field(default=None, description="Path to a profile JSON file.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProfileRef:
+        if (self.profile is None) == (self.file is None):
+            raise ValueError("give exactly one of 'profile' (a library name) or 'file'")
+        return self
+
+
+def _model_kind(value: object) -> str:
+    """Inline models have blocks; anything else names a profile."""
+    if isinstance(value, Mapping):
+        return "inline" if ("blocks" in value or "input_bytes" in value) else "profile"
+    return "inline" if isinstance(value, InlineModel) else "profile"
+
+
+ModelSpec = Annotated[Annotated[InlineModel, Tag("inline")] | Annotated[ProfileRef, Tag("profile")],
+                      Discriminator(_model_kind)]
+
+
+# ------------------------------------------------------------------ devices
+
+
+class Compute(_Strict):
+    speed: Speed = Field(gt=0, description="Sustained speed (FLOP/s), e.g. '20 GFLOPS'.")
+    variability: VariabilitySpec = Field(default=Variability(), description=(
+        "deterministic, exponential, or {dist: gamma|lognormal, cv: 0.5}; mean = work/speed."))
+
+
+class LinearRadio(_Strict):
+    """Transmit power ``a·rate + b`` (Huang et al., MobiSys 2012, for LTE)."""
+
+    model: Literal["linear"]
+    a: PowerPerRate = Field(description="W per bit/s, e.g. '0.438 W/Mbps'.")
+    b: Power = Field(description="Base power, e.g. '1.288 W'.")
+
+
+class DevicePower(_Strict):
+    compute: Power = Field(default=0.0, description="Power while computing (W).")
+    idle: Power = Field(default=0.0, description="Power while idle or waiting (W).")
+    radio: Power | LinearRadio = Field(default=0.0, description=(
+        "Transmit power: a constant ('1.2 W') or {model: linear, a, b}."))
+
+
+class Workload(_Strict):
+    arrivals: Literal["poisson", "periodic"] = "poisson"
+    rate: Frequency = Field(gt=0, description="Requests per second, e.g. '5/s', '30 Hz'.")
+    deadline: Duration | None = Field(default=None, gt=0, description=(
+        "Relative deadline of each request (s); counts towards deadline_miss_rate."))
+    phase: Literal["random", "zero"] = Field(default="random", description=(
+        "periodic only: first frame at a random offset in one period, or at time 0."))
+
+
+class DeviceSpec(_Strict):
+    name: str
+    count: int = Field(default=1, ge=1, description="Identical devices, each its own streams.")
+    compute: Compute
+    power: DevicePower = DevicePower()
+    workload: Workload
+
+
+# ------------------------------------------------------------------ world
+
+
+class ChannelSpec(_Strict):
+    uplink: LinkSpec
+    downlink: LinkSpec
+    rtt: Duration = Field(default=0.0, description="Round-trip propagation (s); half each way.")
+
+
+class Background(_Strict):
+    """Jobs from other tenants competing for the server's workers."""
+
+    arrivals: Literal["poisson"] = "poisson"
+    rate: Frequency = Field(gt=0)
+    work: Work = Field(gt=0, description="Work of one background job (FLOP).")
+
+
+class ServerSpec(_Strict):
+    workers: int = Field(default=1, ge=1)
+    compute: Compute
+    background: Background | None = None
+
+
+class EstimatorSpec(_Strict):
+    kind: Literal["oracle", "last", "ewma"] = "ewma"
+    alpha: float = Field(default=0.3, gt=0.0, le=1.0, description="EWMA weight of a new sample.")
+
+
+def _estimator_shorthand(value: object) -> object:
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class SchedulerSpec(BaseModel):
+    """``policy`` plus its parameters; see ``splitsim list schedulers``.
+
+    Parameters of another registered policy are accepted and ignored, so that
+    ``sweep: {scheduler.policy: [...]}`` can share one scheduler block.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    policy: str
+    estimator: Annotated[EstimatorSpec, BeforeValidator(_estimator_shorthand)] = EstimatorSpec()
+    thresholds: float | list[float] | None = Field(default=None, description=(
+        "Early-exit confidence thresholds: one for every exit head, or one per head in "
+        "block order; omitted = exits off."))
+    params: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="after")
+    def _policy_params(self) -> SchedulerSpec:
+        from simulator.schedulers import PluginError, known_parameters, resolve
+
+        try:
+            cls = resolve(self.policy)
+        except PluginError as exc:
+            raise ValueError(str(exc)) from exc
+        extra = dict(self.__pydantic_extra__ or {})
+        own = set(cls.Params.model_fields)
+        foreign = known_parameters() - own
+        unknown = [k for k in extra if k not in own and k not in foreign]
+        if unknown:
+            allowed = sorted(own | {"policy", "estimator", "thresholds"})
+            hint = _suggest(unknown[0], allowed + sorted(foreign))
+            raise ValueError(f"unknown parameter '{unknown[0]}' for policy '{self.policy}'"
+                             f"{hint}; allowed: {', '.join(allowed)}")
+        mine = {k: v for k, v in extra.items() if k in own}
+        validated = cls.Params.model_validate(mine)
+        object.__setattr__(self, "params", validated.model_dump())
+        return self
+
+    def build(self):
+        """A fresh policy object with validated parameters."""
+        from simulator.schedulers import resolve
+
+        cls = resolve(self.policy)
+        return cls(cls.Params.model_validate(self.params))
+
+
+class Horizon(_Strict):
+    requests: int = Field(gt=0, description="Arrivals simulated per replication (all devices).")
+    warmup: int = Field(default=0, ge=0, description="First arrivals left out of statistics.")
+
+    @model_validator(mode="after")
+    def _warmup_below_requests(self) -> Horizon:
+        if self.warmup >= self.requests:
+            raise ValueError(f"warmup ({self.warmup}) must be smaller than requests "
+                             f"({self.requests})")
+        return self
+
+
+class Scenario(_Strict):
+    """A whole experiment: the world, the policy, and how often to replicate it."""
+
+    name: str
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    replications: int = Field(default=10, ge=1)
+    horizon: Horizon
+    model: ModelSpec
+    devices: list[DeviceSpec] = Field(min_length=1)
+    channel: ChannelSpec
+    server: ServerSpec
+    scheduler: SchedulerSpec
+    sweep: dict[str, list[Any]] = Field(default_factory=dict, description=(
+        "Cartesian product over dotted keys, e.g. {scheduler.policy: [a, b]}."))
+
+    @model_validator(mode="after")
+    def _sweep_lists(self) -> Scenario:
+        for key, values in self.sweep.items():
+            if not values:
+                raise ValueError(f"sweep '{key}' needs at least one value")
+        return self
+
+
+# ------------------------------------------------------------------ loading
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of the sweep grid: its values and its fully validated scenario."""
+
+    index: int
+    values: dict[str, Any]
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A scenario file after overrides: the raw mapping (to save) and its sweep grid."""
+
+    path: Path
+    raw: dict[str, Any]
+    base: Scenario
+    points: tuple[SweepPoint, ...]
+    warnings: tuple[str, ...]
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """Read, override and validate a scenario and every point of its sweep.
+
+    Everything that can be wrong with the input is found here, before
+    anything runs; every error is a ``ScenarioError`` naming ``path``.
+    """
+    path = Path(path)
+    raw = read_yaml(path)
+    for item in overrides:
+        key, value = _parse_override(item, path)
+        _set_dotted(raw, key, value, path, origin=f"--set {item}")
+    base = _validate(raw, path)
+    points = []
+    keys = list(base.sweep)
+    for index, combo in enumerate(itertools.product(*(base.sweep[k] for k in keys))):
+        point_raw = copy.deepcopy(raw)
+        point_raw.pop("sweep", None)
+        values = dict(zip(keys, combo, strict=True))
+        for key, value in values.items():
+            _set_dotted(point_raw, key, value, path, origin=f"sweep '{key}'")
+        where = ", ".join(f"{k}={v}" for k, v in values.items())
+        points.append(SweepPoint(index, values, _validate(point_raw, path, context=where)))
+    for p in points:
+        _check_policy_fits(p.scenario, path, p.values)
+    warnings = tuple(w for p in points for w in load_warnings(p.scenario, p.values, path))
+    return LoadedScenario(path, raw, base, tuple(points), tuple(dict.fromkeys(warnings)))
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML file into a mapping, with the line of any syntax error."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path}: no such scenario file") from exc
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({exc})") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{path}:{where}: YAML syntax error: {problem}") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario must be a YAML mapping (key: value lines), "
+                            f"got {type(raw).__name__}")
+    return raw
+
+
+def _validate(raw: Mapping[str, Any], path: Path, context: str = "") -> Scenario:
+    try:
+        return Scenario.model_validate(raw, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(exc, path, context)) from exc
+
+
+def format_validation_error(exc: ValidationError, path: Path, context: str = "") -> str:
+    """One message for the first error: file, field path, value, what is allowed."""
+    err = _most_relevant(exc.errors())
+    fields, parent = _walk_loc(err["loc"][:-1] if err["type"] == "extra_forbidden"
+                               else err["loc"])
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        loc = ".".join([*fields, key])
+    else:
+        loc = ".".join(fields)
+    where = f"{path}: {loc}" if loc else str(path)
+    if context:
+        where += f" (at sweep point {context})"
+    if err["type"] == "extra_forbidden":
+        allowed = sorted(parent.model_fields) if parent else []
+        hint = _suggest(key, allowed)
+        listed = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"{where}: unknown key '{key}'{hint}{listed}"
+    if err["type"] == "missing":
+        return f"{where}: required field is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    shown = "" if isinstance(value, dict | list) or repr(value) in msg else f" (got {value!r})"
+    return f"{where}: {msg}{shown}"
+
+
+def _most_relevant(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Prefer errors of the branch the user meant (the longest location)."""
+    def rank(e: dict[str, Any]) -> tuple[int, int]:
+        return (e["type"] != "union_tag_invalid", e["type"] == "extra_forbidden",
+                len(e["loc"]))
+    return max(errors, key=rank)
+
+
+def _walk_loc(loc: tuple[Any, ...]) -> tuple[list[str], type[BaseModel] | None]:
+    """Follow an error location through the schema.
+
+    Returns the user-facing path (list indices kept, union tags such as
+    ``constant`` or ``function-before[...]`` dropped) and the model class at
+    its end, whose fields are what the user may write there.
+    """
+    current: Any = Scenario
+    shown: list[str] = []
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            shown.append(str(part))
+            args = typing.get_args(current)
+            current = args[0] if args else None
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel) \
+                and part in current.model_fields:
+            shown.append(str(part))
+            current = current.model_fields[part].annotation
+            continue
+        current = _union_member(current, str(part))
+    current = _unwrap(current)
+    model = current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    return shown, model
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated and Optional so the interesting type is left."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _unwrap(args[0])
+    return annotation
+
+
+def _union_member(annotation: Any, tag: str) -> Any:
+    """The member of a union that a pydantic location tag names (or the union itself)."""
+    for member in typing.get_args(annotation):
+        inner = _unwrap(member)
+        meta = typing.get_args(member)[1:] if typing.get_origin(member) is typing.Annotated \
+            else ()
+        tags = {getattr(m, "tag", None) for m in meta}
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            literal = inner.model_fields.get("model")
+            names = {inner.__name__, *tags}
+            if literal is not None:
+                names.update(str(v) for v in typing.get_args(literal.annotation))
+            if tag in names:
+                return inner
+    return annotation
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _parse_override(item: str, path: Path) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError(f"--set {item!r}: expected dotted.key=value "
+                            f"(e.g. --set server.workers=2)")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"--set {item!r}: cannot read the value ({exc})") from exc
+    return key.strip(), value
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any, path: Path, origin: str) -> None:
+    """Set ``a.b.0.c`` in nested dicts/lists; unknown top-level keys get a suggestion."""
+    parts = key.split(".")
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"{path}: {origin}: '{'.'.join(parts[:i + 1])}' needs a "
+                                    f"list index in 0..{len(node) - 1}")
+            part_key: Any = int(part)
+        elif isinstance(node, dict):
+            part_key = part
+            if i == 0 and part not in Scenario.model_fields:
+                hint = _suggest(part, list(Scenario.model_fields))
+                raise ScenarioError(f"{path}: {origin}: unknown key '{part}'{hint}; allowed "
+                                    f"top-level keys: {', '.join(Scenario.model_fields)}")
+        else:
+            raise ScenarioError(f"{path}: {origin}: '{'.'.join(parts[:i])}' is a value, "
+                                f"not a mapping, so '{key}' cannot be set")
+        if last:
+            node[part_key] = value
+        else:
+            if isinstance(node, dict) and part_key not in node:
+                node[part_key] = {}
+            node = node[part_key]
+
+
+def resolve_model(scenario: Scenario, path: Path | None = None) -> ModelProfile:
+    """The ``ModelProfile`` behind ``scenario.model`` (inline, library or file)."""
+    spec = scenario.model
+    if isinstance(spec, InlineModel):
+        return spec.to_profile()
+    try:
+        if spec.file is not None:
+            from profiles.model import load_profile_file
+
+            file = Path(spec.file)
+            if not file.is_absolute() and path is not None:
+                file = path.parent / file
+            return load_profile_file(file)
+        from profiles.library import load_profile
+
+        return load_profile(spec.profile, spec.variant)
+    except ProfileError as exc:
+        raise ScenarioError(f"{path}: model: {exc}") from exc
+
+
+def _check_policy_fits(scenario: Scenario, path: Path, values: Mapping[str, Any]) -> None:
+    """Catch parameters that only make sense with the model (split range, thresholds)."""
+    model = resolve_model(scenario, path)
+    where = f" (at sweep point {', '.join(f'{k}={v}' for k, v in values.items())})" \
+        if values else ""
+    split = scenario.scheduler.params.get("split")
+    if split is not None and split > model.depth:
+        raise ScenarioError(f"{path}: scheduler.split{where}: {split} is out of range; this "
+                            f"model has {model.depth} blocks, so split must be in "
+                            f"0..{model.depth}")
+    thresholds = scenario.scheduler.thresholds
+    n_exits = len(model.exit_blocks)
+    if isinstance(thresholds, list) and len(thresholds) != n_exits:
+        raise ScenarioError(f"{path}: scheduler.thresholds{where}: {len(thresholds)} values "
+                            f"given but the model has {n_exits} exit heads (at blocks "
+                            f"{list(model.exit_blocks)}); give one value or {n_exits}")
+
+
+def configured_thresholds(scenario: Scenario, n_exits: int) -> tuple[float, ...]:
+    """The scenario's exit thresholds, one per exit head (inf = exit off)."""
+    t = scenario.scheduler.thresholds
+    if t is None:
+        return (math.inf,) * n_exits
+    if isinstance(t, list):
+        return tuple(float(x) for x in t)
+    return (float(t),) * n_exits
+
+
+def load_warnings(scenario: Scenario, values: Mapping[str, Any],
+                  path: Path | None = None) -> list[str]:
+    """Warnings that do not stop a run: an overloaded server or device under a static policy."""
+    warnings: list[str] = []
+    model = resolve_model(scenario, path)
+    total_flops = sum(2.0 * b.effective_macs for b in model.blocks)
+    policy = scenario.scheduler.policy
+    split = {"server-only": 0, "device-only": model.depth}.get(
+        policy, scenario.scheduler.params.get("split") if policy == "fixed-split" else None)
+    if split is None:
+        return warnings
+    device_flops = sum(2.0 * b.effective_macs for b in model.blocks[:split])
+    at = f" at sweep point {dict(values)}" if values else ""
+    for dev in scenario.devices:
+        rho = dev.workload.rate * device_flops / dev.compute.speed
+        if rho >= 1.0:
+            warnings.append(f"device '{dev.name}' utilisation is {rho:.2f} ≥ 1{at}: its queue "
+                            f"grows without bound and latencies depend on the horizon")
+    offered = sum(d.count * d.workload.rate for d in scenario.devices) * (total_flops
+                                                                           - device_flops)
+    if scenario.server.background is not None:
+        offered += scenario.server.background.rate * scenario.server.background.work
+    rho = offered / (scenario.server.compute.speed * scenario.server.workers)
+    if split < model.depth and rho >= 1.0:
+        warnings.append(f"server utilisation is {rho:.2f} ≥ 1{at}: its queue grows without "
+                        f"bound and latencies depend on the horizon")
+    return warnings
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema of the scenario format (``splitsim schema``)."""
+    return Scenario.model_json_schema(mode="validation")
