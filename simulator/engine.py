@@ -25,6 +25,7 @@ from simulator.channel import Link
 from simulator.costs import RadioPower, SystemModel
 from simulator.estimators import RateEstimator
 from simulator.exits import draw_exits
+from simulator.fifo import FifoStation
 from simulator.scenario import (
     DeviceSpec,
     LinearRadio,
@@ -54,7 +55,7 @@ class DeviceState:
     index: int
     entry: int          # position of its entry in scenario.devices
     spec: DeviceSpec
-    cpu: simpy.Resource
+    cpu: FifoStation
     uplink: Link
     downlink: Link
     estimator: RateEstimator
@@ -76,7 +77,7 @@ class ServerState:
     backlog it reports to devices.
     """
 
-    workers: simpy.Resource
+    workers: FifoStation
     speed: float
     n_workers: int
     queued_work_s: float = 0.0        # nominal service of jobs waiting
@@ -140,7 +141,7 @@ class Replication:
         self.n_requests = n
         self.env = simpy.Environment()
         srv = scenario.server
-        self.server = ServerState(simpy.Resource(self.env, capacity=srv.workers),
+        self.server = ServerState(FifoStation(self.env, srv.workers),
                                   speed=srv.compute.speed, n_workers=srv.workers)
         self.server_mult = srv.compute.variability.sample(
             stream(seed, replication, Component.SERVER_SERVICE), n)
@@ -188,7 +189,7 @@ class Replication:
                 scheduler.prepare(system, stream(seed, replication, Component.POLICY, i))
                 est = sc.scheduler.estimator
                 devices.append(DeviceState(
-                    index=i, entry=entry, spec=spec, cpu=simpy.Resource(self.env, capacity=1),
+                    index=i, entry=entry, spec=spec, cpu=FifoStation(self.env, 1),
                     uplink=uplink, downlink=downlink,
                     estimator=RateEstimator(est.kind, uplink, est.alpha),
                     scheduler=scheduler, system=system,
@@ -250,8 +251,9 @@ class Replication:
         env = self.env
         arrival = env.now
         # 2. wait for the device's processor
-        slot = dev.cpu.request()
-        yield slot
+        wait = dev.cpu.acquire()
+        if wait is not None:
+            yield wait
         start = env.now
         # 3. the scheduler decides from what the device can see
         true_rate = dev.uplink.rate_at(start)
@@ -262,7 +264,7 @@ class Replication:
         compute_s = dev_flops / dev.spec.compute.speed * self._device_multiplier(rid, dev)
         if compute_s > 0.0:
             yield env.timeout(compute_s)
-        dev.cpu.release(slot)
+        dev.cpu.release()
         dev.compute_s += compute_s
         compute_j = dev.spec.power.compute * compute_s
         dev.compute_j += compute_j
@@ -320,15 +322,16 @@ class Replication:
         srv.advance(arrive)
         srv.in_system += 1
         srv.queued_work_s += nominal
-        slot = srv.workers.request()
-        yield slot
+        wait = srv.workers.acquire()
+        if wait is not None:
+            yield wait
         begin = env.now
         srv.start_service(begin, nominal)
         if service > 0.0:
             yield env.timeout(service)
         srv.end_service(env.now, begin, nominal)
         srv.in_system -= 1
-        srv.workers.release(slot)
+        srv.workers.release()
         return begin - arrive, service
 
     def _background(self):
@@ -350,14 +353,15 @@ class Replication:
         env = self.env
         srv = self.server
         srv.queued_work_s += nominal
-        slot = srv.workers.request()
-        yield slot
+        wait = srv.workers.acquire()
+        if wait is not None:
+            yield wait
         begin = env.now
         srv.start_service(begin, nominal)
         yield env.timeout(service)
         srv.end_service(env.now, begin, nominal)
         srv.background_jobs += 1
-        srv.workers.release(slot)
+        srv.workers.release()
 
     # -------------------------------------------------------------- helpers
 
@@ -369,7 +373,7 @@ class Replication:
         return Observation(
             now_s=now, device=dev.index, request=rid, uplink_rate_bps=est.estimate(now),
             downlink_rate_bps=down_rate, rtt_s=self.scenario.channel.rtt,
-            server_backlog_s=self.server.backlog_s(now), device_queue=len(dev.cpu.queue),
+            server_backlog_s=self.server.backlog_s(now), device_queue=dev.cpu.queue_length,
             deadline_s=None if deadline is None else deadline - (now - arrival))
 
     def _check(self, decision: Decision, dev: DeviceState) -> tuple[int, tuple[float, ...]]:
