@@ -241,11 +241,13 @@ class SchedulerSpec(BaseModel):
 
 class Horizon(_Strict):
     requests: int = Field(gt=0, description="Arrivals simulated per replication (all devices).")
-    warmup: int = Field(default=0, ge=0, description="First arrivals left out of statistics.")
+    warmup: Annotated[int, Field(ge=0)] | Literal["mser-5"] = Field(default=0, description=(
+        "First arrivals left out of statistics, or 'mser-5': per replication, the MSER-5 "
+        "truncation point of the latency series (White 1997)."))
 
     @model_validator(mode="after")
     def _warmup_below_requests(self) -> Horizon:
-        if self.warmup >= self.requests:
+        if isinstance(self.warmup, int) and self.warmup >= self.requests:
             raise ValueError(f"warmup ({self.warmup}) must be smaller than requests "
                              f"({self.requests})")
         return self
@@ -266,13 +268,42 @@ class Scenario(_Strict):
     scheduler: SchedulerSpec
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description=(
         "Cartesian product over dotted keys, e.g. {scheduler.policy: [a, b]}."))
+    zip: dict[str, list[Any]] = Field(default_factory=dict, description=(
+        "Dotted keys that move together: equal-length lists, point i takes the i-th value "
+        "of every list; crossed with 'sweep' and 'cases'."))
+    cases: dict[str, dict[str, Any] | None] = Field(default_factory=dict, description=(
+        "Named variants, case name → {dotted.key: value} (empty: the scenario as written); "
+        "crossed with 'sweep' and 'zip'; "
+        "the results get a 'case' column."))
 
     @model_validator(mode="after")
     def _sweep_lists(self) -> Scenario:
         for key, values in self.sweep.items():
             if not values:
                 raise ValueError(f"sweep '{key}' needs at least one value")
+        lengths = {key: len(values) for key, values in self.zip.items()}
+        if len(set(lengths.values())) > 1 or 0 in lengths.values():
+            shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+            raise ValueError(f"zip lists move together, so they need the same number of "
+                             f"values (at least one): {shown}")
+        grids = {"sweep": set(self.sweep), "zip": set(self.zip),
+                 "cases": {k for over in self.cases.values() for k in over or {}}}
+        for where, keys in grids.items():
+            fixed = sorted(k for k in keys if k.split(".")[0] in _UNSWEPT)
+            if fixed:
+                raise ValueError(f"{where}: '{fixed[0]}' cannot vary between sweep points "
+                                 f"(the seed and the replications belong to the whole run, "
+                                 f"so every point sees the same random numbers)")
+        for a, b in itertools.combinations(grids, 2):
+            both = sorted(grids[a] & grids[b])
+            if both:
+                raise ValueError(f"'{both[0]}' is set by both {a} and {b}; give each key in "
+                                 f"only one of sweep, zip and cases")
         return self
+
+
+#: Top-level keys a sweep, zip or case may not change.
+_UNSWEPT = ("seed", "replications", "sweep", "zip", "cases")
 
 
 # ------------------------------------------------------------------ loading
@@ -298,32 +329,99 @@ class LoadedScenario:
     warnings: tuple[str, ...]
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+def load_scenario(path: str | Path,
+                  overrides: list[str | tuple[str, Any]] | tuple[str | tuple[str, Any], ...] = (),
+                  raw: Mapping[str, Any] | None = None) -> LoadedScenario:
     """Read, override and validate a scenario and every point of its sweep.
 
-    Everything that can be wrong with the input is found here, before
-    anything runs; every error is a ``ScenarioError`` naming ``path``.
+    ``overrides`` are ``"dotted.key=value"`` strings (the value read as YAML, as
+    ``--set`` does) or ``(dotted.key, value)`` pairs (the value used as is).
+    ``sweep.KEY``, ``zip.KEY`` and ``cases.NAME.KEY`` address one entry of
+    the grid (their KEY keeps its dots).  With ``raw`` the scenario is that
+    mapping instead of the file's content; ``path`` then only names it in
+    messages and anchors relative file paths.
+
+    The points are the cases (in order) × the zip positions × the cartesian
+    product of ``sweep``; a point's values hold ``case`` (when there are
+    cases), the zip keys and the sweep keys.  Everything that can be wrong with
+    the input is found here, before anything runs; every error is a
+    ``ScenarioError`` naming ``path``.
     """
     path = Path(path)
-    raw = read_yaml(path)
+    if raw is None:
+        raw = read_yaml(path)
+    elif not isinstance(raw, Mapping):
+        raise ScenarioError(f"{path}: a scenario must be a mapping, got {type(raw).__name__}")
+    raw = copy.deepcopy(dict(raw))
     for item in overrides:
-        key, value = _parse_override(item, path)
-        _set_dotted(raw, key, value, path, origin=f"--set {item}")
+        if isinstance(item, str):
+            key, value = _parse_override(item, path)
+            origin = f"--set {item}"
+        else:
+            key, value = item
+            origin = f"set {key}={value!r}"
+        if not _set_grid_entry(raw, key, value, path, origin):
+            _set_dotted(raw, key, value, path, origin=origin)
     base = _validate(raw, path)
     points = []
-    keys = list(base.sweep)
-    for index, combo in enumerate(itertools.product(*(base.sweep[k] for k in keys))):
+    for index, (values, assignments) in enumerate(_grid(base)):
         point_raw = copy.deepcopy(raw)
-        point_raw.pop("sweep", None)
-        values = dict(zip(keys, combo, strict=True))
-        for key, value in values.items():
-            _set_dotted(point_raw, key, value, path, origin=f"sweep '{key}'")
+        for grid_key in ("sweep", "zip", "cases"):
+            point_raw.pop(grid_key, None)
+        for key, value, origin in assignments:
+            _set_dotted(point_raw, key, value, path, origin=origin)
         where = ", ".join(f"{k}={v}" for k, v in values.items())
         points.append(SweepPoint(index, values, _validate(point_raw, path, context=where)))
     for p in points:
         _check_policy_fits(p.scenario, path, p.values)
     warnings = tuple(w for p in points for w in load_warnings(p.scenario, p.values, path))
     return LoadedScenario(path, raw, base, tuple(points), tuple(dict.fromkeys(warnings)))
+
+
+def grid_columns(scenario: Scenario) -> list[str]:
+    """The columns that identify a sweep point: ``case``, the zip keys, the sweep keys."""
+    return (["case"] if scenario.cases else []) + list(scenario.zip) + list(scenario.sweep)
+
+
+def _grid(base: Scenario) -> typing.Iterator[tuple[dict[str, Any], list[tuple[str, Any, str]]]]:
+    """Every point's values and the (key, value, origin) assignments that make it."""
+    cases = list(base.cases.items()) or [(None, {})]
+    n_zip = len(next(iter(base.zip.values()))) if base.zip else 1
+    keys = list(base.sweep)
+    for name, case in cases:
+        for i in range(n_zip):
+            for combo in itertools.product(*(base.sweep[k] for k in keys)):
+                values: dict[str, Any] = {} if name is None else {"case": name}
+                todo = [(k, v, f"case '{name}'") for k, v in (case or {}).items()]
+                for key, column in base.zip.items():
+                    values[key] = column[i]
+                    todo.append((key, column[i], f"zip '{key}'"))
+                for key, value in zip(keys, combo, strict=True):
+                    values[key] = value
+                    todo.append((key, value, f"sweep '{key}'"))
+                yield values, todo
+
+
+def _set_grid_entry(raw: dict[str, Any], key: str, value: Any, path: Path, origin: str) -> bool:
+    """``sweep.KEY`` / ``zip.KEY`` / ``cases.NAME.KEY`` overrides: KEY keeps its dots."""
+    head, _, rest = key.partition(".")
+    if head not in ("sweep", "zip", "cases") or not rest:
+        return False
+    table = raw.get(head)
+    if table is None:
+        table = raw[head] = {}
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{path}: {origin}: '{head}' is not a mapping")
+    if head == "cases":
+        name, _, rest = rest.partition(".")
+        if not rest:
+            table[name] = value
+            return True
+        table = table.setdefault(name, {})
+        if not isinstance(table, dict):
+            raise ScenarioError(f"{path}: {origin}: case '{name}' is not a mapping")
+    table[rest] = value
+    return True
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
