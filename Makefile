@@ -28,3 +28,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs
+
+# Documentation site (mkdocs-material) into site/: the scenario-format page is
+# regenerated from the JSON Schema first; --strict turns broken links into errors.
+# docs-outputs re-runs the commands the pages show (a few minutes) and stores what
+# they print in docs/snippets/ and the figures in docs/img/.
+.PHONY: docs docs-outputs
+
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_schema_docs.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-outputs: $(STAMP)
+	$(BIN)/python scripts/gen_doc_outputs.py

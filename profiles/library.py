@@ -9,6 +9,7 @@ imports nothing but the standard library and ``profiles.model``.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from profiles.model import ModelProfile, ProfileError, load_profile_file
@@ -42,7 +43,9 @@ def profile_path(name: str, variant: str = "dense") -> Path:
     key = _key(name)
     if key not in available:
         listing = "; ".join(f"{n} [{', '.join(v)}]" for n, v in available.items())
-        raise ProfileError(f"unknown profile '{name}'. Available profiles: {listing}")
+        close = difflib.get_close_matches(key, list(available), n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ProfileError(f"unknown profile '{name}'{hint}. Available profiles: {listing}")
     if variant not in available[key]:
         raise ProfileError(f"profile '{name}' has no variant '{variant}'; its variants: "
                            f"{', '.join(available[key])}")

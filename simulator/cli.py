@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
 import traceback
 from collections.abc import Iterator
 from enum import StrEnum
@@ -19,10 +18,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from profiles.model import ProfileError
 from simulator.engine import SchedulerError
+from simulator.montecarlo import ExecutorError
+from simulator.precision import PrecisionError
 from simulator.scenario import ScenarioError, load_scenario, scenario_json_schema
 from simulator.schedulers import REGISTRY, PluginError
 from simulator.store import StoreError
@@ -36,12 +36,14 @@ _state = {"debug": False}
 
 #: Errors that mean the user's input is wrong: exit code 2.
 BAD_INPUT: tuple[type[BaseException], ...] = (ScenarioError, ProfileError, PluginError,
-                                              SchedulerError, UnitError, StoreError)
+                                              SchedulerError, UnitError, StoreError,
+                                              ExecutorError, PrecisionError)
 
 
 class Executor(StrEnum):
     serial = "serial"
     local = "local"
+    dask = "dask"
 
 
 class ListWhat(StrEnum):
@@ -84,23 +86,39 @@ def _fail(exc: BaseException, code: int) -> None:
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-    replications: Annotated[int | None, typer.Option(min=1, help="Override replications.")
-                            ] = None,
+    replications: Annotated[int | None, typer.Option(min=1, help=(
+        "Override replications (with --target-ci: the first batch)."))] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Override the scenario seed.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes for --executor local "
-                                                        "(default: all cores).")] = None,
-    executor: Annotated[Executor, typer.Option(help="Where tasks run.")] = Executor.local,
+    workers: Annotated[int | None, typer.Option(min=1, help=(
+        "Processes for --executor local, workers of the Dask LocalCluster "
+        "(default: all cores)."))] = None,
+    executor: Annotated[Executor | None, typer.Option(help=(
+        "Where tasks run: serial, local processes (default), or dask (a LocalCluster, "
+        "or the scheduler at --address)."))] = None,
+    address: Annotated[str | None, typer.Option(help=(
+        "A running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask)."))
+                       ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a field: "
                                                    "dotted.key=value (repeatable).")] = None,
     save_requests: Annotated[bool, typer.Option("--save-requests",
                                                 help="Also write requests.parquet.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run "
-                                                        "directory.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help=(
+        "Continue the run in --out: finished tasks are kept, the rest run (also adds "
+        "replications to a finished run)."))] = False,
+    force: Annotated[bool, typer.Option("--force", help="Discard the run in --out, even of "
+                                                        "another scenario.")] = False,
+    target_ci: Annotated[list[str] | None, typer.Option("--target-ci", help=(
+        "METRIC=REL: add replications until the 95% CI half-width of METRIC is at most "
+        "REL × |mean| at every sweep point, e.g. latency_mean_s=0.05 (repeatable)."))
+                         ] = None,
+    max_replications: Annotated[int | None, typer.Option(min=1, help=(
+        "Cap on replications per sweep point with --target-ci (default 1000)."))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or table.")] = False,
 ) -> None:
     """Run every sweep point × replication of SCENARIO and write a run directory."""
-    from simulator.montecarlo import run_all, tasks
-    from simulator.store import base_manifest, prepare_run_dir, scenario_hash, write_run
+    from simulator.api import execute
+    from simulator.progress import Bar, Silent
+    from simulator.scenario import grid_columns
 
     with _reported():
         overrides = list(set_ or [])
@@ -108,59 +126,40 @@ def run(
             overrides.append(f"replications={replications}")
         if seed is not None:
             overrides.append(f"seed={seed}")
+        if address is not None and executor not in (None, Executor.dask):
+            raise ExecutorError(f"--address needs --executor dask, not {executor.value}")
+        kind = (executor or (Executor.dask if address else Executor.local)).value
         loaded = load_scenario(scenario, overrides)
         for warning in loaded.warnings:
             err_console.print(f"warning: {warning}", markup=False)
-        prepare_run_dir(out, force)
-        todo = tasks(loaded)
-        started = time.perf_counter()
         show = not quiet and sys.stdout.isatty()
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                            MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                            TimeRemainingColumn(), console=out_console, disable=not show)
-        simulated = 0
-        with progress:
-            bar = progress.add_task(loaded.base.name, total=len(todo), rate="")
-
-            def advance(result) -> None:
-                nonlocal simulated
-                simulated += result.simulated
-                speed = simulated / max(time.perf_counter() - started, 1e-9)
-                progress.update(bar, advance=1, rate=f"{speed:,.0f} req/s")
-
-            output = run_all(loaded, executor=executor.value, workers=workers,
-                             save_requests=save_requests, on_result=advance)
-        wall = time.perf_counter() - started
-        manifest = {
-            **base_manifest(), "scenario": loaded.base.name, "seed": loaded.base.seed,
-            "scenario_hash": scenario_hash(loaded.raw), "scenario_file": str(scenario),
-            "overrides": overrides, "executor": executor.value, "workers": workers,
-            "engine": "simpy", "sweep_keys": list(loaded.base.sweep),
-            "points": len(loaded.points), "tasks": len(todo),
-            "requests_simulated": simulated, "wall_time_s": wall,
-            "profiles": _profile_provenance(loaded),
-        }
-        write_run(out, raw=loaded.raw, summary=output.summary, devices=output.devices,
-                  server=output.server, requests=output.requests, manifest=manifest)
+        progress = Bar(out_console) if show else Silent()
+        result = execute(loaded, out, overrides=overrides, executor=kind, workers=workers,
+                         address=address, save_requests=save_requests, resume=resume,
+                         force=force, target_ci=target_ci, max_replications=max_replications,
+                         progress=progress)
+        manifest = result.manifest
+        for warning in manifest.get("warnings", []):
+            err_console.print(f"warning: {warning}", markup=False)
         if not quiet:
             from simulator.console import summary_table
 
-            out_console.print(summary_table(output.summary, list(loaded.base.sweep),
+            out_console.print(summary_table(result.summary, grid_columns(loaded.base),
                                             f"{loaded.base.name}: mean ± 95% CI"))
-            out_console.print(f"{simulated:,} requests in {wall:.1f} s "
-                              f"({simulated / max(wall, 1e-9):,.0f} req/s) → {out}")
+            if result.precision is not None:
+                from simulator.precision import precision_table
 
-
-def _profile_provenance(loaded) -> list[dict]:
-    """Which profile each sweep point used and where its numbers came from."""
-    from simulator.scenario import resolve_model
-
-    seen = {}
-    for point in loaded.points:
-        model = resolve_model(point.scenario, loaded.path)
-        seen[(model.name, model.variant)] = {"name": model.name, "variant": model.variant,
-                                             "provenance": dict(model.provenance)}
-    return list(seen.values())
+                out_console.print(precision_table(result.precision))
+            done = manifest["requests_simulated_now"]
+            reused = (f"; {manifest['tasks_resumed']} of {manifest['tasks']} tasks were "
+                      f"already done" if manifest["tasks_resumed"] else "")
+            out_console.print(f"{done:,} requests in {manifest['wall_time_s']:.1f} s "
+                              f"({manifest['requests_per_s']:,.0f} req/s){reused} → {out}")
+        if result.precision is not None and not result.precision["met"]:
+            err_console.print(f"warning: --target-ci not met at every sweep point within "
+                              f"{result.precision['max_replications']} replications; see "
+                              f"'precision' in {out / 'manifest.json'}", markup=False,
+                              soft_wrap=True)
 
 
 @app.command()

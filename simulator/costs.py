@@ -1,23 +1,35 @@
-"""Vectorised per-split predictions of latency and device energy.
+"""Vectorised per-split predictions of latency, device energy and accuracy.
 
 Why one module: every model-based policy (Neurosurgeon, dynamic split,
-deadline, energy under SLO) needs the same arithmetic — for each split
-``s = 0..L``, how long the device computes, how many bytes go up, how long
-the server computes and what the radio costs.  Computing it once per device
-as numpy arrays makes a decision a handful of vector operations.
+deadline, energy under SLO, early exit) needs the same arithmetic — for each
+split ``s = 0..L``, how long the device computes, how many bytes go up, how
+long the server computes, what the radio costs, and, once exit heads are on,
+how likely a request is to leave before the cut and how often it is then
+right.  Computing it once per device as numpy arrays makes a decision a
+handful of vector operations, and no policy computes it its own way.
 
-Predictions ignore early exits (the backbone up to the split and from it) and
-use the nominal (mean) service times; the engine draws the randomness.
+Exits enter through an ``ExitOutlook``: for given thresholds, the expected
+FLOP on the device, the probability of offloading and the expected server
+FLOP of each split, derived from the profile's exit model by ``ExitModel``
+(parametric: exact Beta integrals; trace: the empirical distribution).  With
+exits off the predictions are the plain backbone ones.  Server times are
+nominal (mean) service times; the engine draws the randomness.
 Units: s, bit/s, byte, FLOP, W, J.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.stats import beta
 
 from profiles.model import ModelProfile
+
+#: A threshold above every confidence: the head runs (and costs) but never answers.
+OBSERVE_ONLY = 2.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,131 @@ class RadioPower:
         if self.a_w_per_bps == 0.0:
             return self.b_w
         return self.a_w_per_bps * rate_bps + self.b_w
+
+
+# ------------------------------------------------------------------ exits
+
+
+@dataclass(frozen=True)
+class ExitModel:
+    """Where a request leaves, and how often it is right there, for given thresholds.
+
+    The same model the engine samples from (``simulator.exits``): the exit
+    taken is the first enabled head (block order) whose confidence reaches
+    its threshold, else the final layer — whatever the split.
+
+    - parametric: one latent ``u ~ U(0,1)`` drives every head's confidence
+      ``G_j⁻¹(u)`` (``G_j`` the Beta CDF with mean = the head's accuracy), so
+      head ``j`` answers iff ``u ≥ q_j = G_j(t_j)``; a request leaves at ``j``
+      with probability ``max(0, m_j − q_j)``, ``m_j`` the smallest ``q`` of the
+      enabled heads before it, and is right there with probability
+      ``∫_{q_j}^{m_j} G_j⁻¹(u) du`` (calibrated heads), a partial Beta mean.
+    - trace: the empirical frequencies over the evaluated samples, which the
+      engine draws uniformly.
+    """
+
+    n_heads: int
+    beta_params: tuple[tuple[float, float], ...] | None  # heads then final; parametric only
+    confidence: np.ndarray | None                       # trace: samples × (heads + final)
+    correct: np.ndarray | None
+
+    @classmethod
+    def from_profile(cls, model: ModelProfile) -> ExitModel:
+        heads = [b.exit for b in model.blocks if b.exit is not None]
+        if model.exit_trace is not None:
+            return cls(len(heads), None, np.asarray(model.exit_trace.confidence, float),
+                       np.asarray(model.exit_trace.correct, bool))
+        if any(h.model is None for h in heads):  # the engine refuses such a profile
+            return cls(len(heads), None, None, None)
+        params = tuple((h.model.accuracy, h.model.concentration) for h in heads)
+        params += ((model.final_accuracy, model.final_concentration),)
+        return cls(len(heads), params, None, None)
+
+    def distribution(self, thresholds: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """``(p, right)``, one entry per head and last the final layer.
+
+        ``p[j]`` = P(the request leaves at ``j``); ``right[j]`` = P(it leaves at
+        ``j`` and is right).  ``math.inf`` disables a head.
+        """
+        t = np.asarray(thresholds, float)
+        if len(t) != self.n_heads:
+            raise ValueError(f"{len(t)} thresholds for {self.n_heads} exit heads")
+        if self.confidence is not None:
+            return self._empirical(t)
+        if self.beta_params is None:  # heads without an exit model: treat them as off
+            p = np.zeros(self.n_heads + 1)
+            p[-1] = 1.0
+            return p, p * 0.0
+        return self._parametric(t)
+
+    def _empirical(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        conf, right = self.confidence, self.correct
+        n, width = conf.shape
+        leaves = conf[:, :-1] >= t[None, :]          # inf never reached
+        col = np.where(leaves.any(axis=1), leaves.argmax(axis=1), width - 1)
+        p = np.bincount(col, minlength=width) / n
+        r = np.bincount(col, weights=right[np.arange(n), col], minlength=width) / n
+        return p, r
+
+    def _parametric(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = np.zeros(self.n_heads + 1)
+        r = np.zeros(self.n_heads + 1)
+        m = 1.0  # requests with u < m have not left yet
+        for j in range(self.n_heads):
+            if math.isinf(t[j]):
+                continue
+            a, k = self.beta_params[j]
+            q = _beta_cdf(t[j], a, k)
+            if m > q:
+                p[j] = m - q
+                r[j] = _partial_mean(q, m, a, k)
+                m = q
+        a, k = self.beta_params[-1]
+        p[-1] = m
+        r[-1] = _partial_mean(0.0, m, a, k)
+        return p, r
+
+
+def _beta_cdf(x: float, accuracy: float, concentration: float) -> float:
+    """P(confidence < x) for the calibrated Beta(κa, κ(1−a)) confidence."""
+    if accuracy >= 1.0 or accuracy <= 0.0:  # a constant confidence c = accuracy
+        return 0.0 if x <= accuracy else 1.0
+    return float(beta.cdf(x, concentration * accuracy, concentration * (1.0 - accuracy)))
+
+
+def _partial_mean(q: float, m: float, accuracy: float, concentration: float) -> float:
+    """∫_q^m G⁻¹(u) du: the mean confidence mass of the quantile band [q, m)."""
+    if m <= q:
+        return 0.0
+    if accuracy >= 1.0 or accuracy <= 0.0:
+        return accuracy * (m - q)
+    a, b = concentration * accuracy, concentration * (1.0 - accuracy)
+    lo, hi = beta.ppf([q, m], a, b)
+    # ∫ x f_{a,b}(x) dx = a/(a+b) · [F_{a+1,b}(hi) − F_{a+1,b}(lo)]
+    upper, lower = beta.cdf([hi, lo], a + 1.0, b)
+    return float(accuracy * (upper - lower))
+
+
+@dataclass(frozen=True)
+class ExitOutlook:
+    """Per-split expectations (arrays over ``s = 0..L``) for one choice of thresholds.
+
+    ``device_flops``: expected FLOP on the device (blocks up to the exit or
+    the cut, plus every head that runs); ``p_offload``: probability that the
+    request crosses the cut (it did not leave on the device; 0 for ``s = L``);
+    ``server_flops``: E[server FLOP · 1{offloaded}]; ``accuracy``: expected
+    accuracy; ``p_exit``: probability of leaving at an early exit anywhere.
+    """
+
+    thresholds: tuple[tuple[float, ...], ...]  # the thresholds used at each split
+    device_flops: np.ndarray
+    p_offload: np.ndarray
+    server_flops: np.ndarray
+    accuracy: np.ndarray
+    p_exit: np.ndarray
+
+
+# ------------------------------------------------------------------ system model
 
 
 @dataclass(frozen=True)
@@ -55,11 +192,19 @@ class SystemModel:
     idle_power_w: float
     radio: RadioPower
     rtt_s: float
+    head_flops: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    exits: ExitModel | None = None
+    #: The scenario's thresholds (``scheduler.thresholds``), one per head; inf = off.
+    thresholds: tuple[float, ...] = ()
+    #: True when the heads after the cut are off (the server runs to the final layer).
+    exits_device_side: bool = False
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, model: ModelProfile, *, device_speed: float, server_speed: float,
               server_workers: int, compute_power_w: float, idle_power_w: float,
-              radio: RadioPower, rtt_s: float) -> SystemModel:
+              radio: RadioPower, rtt_s: float,
+              thresholds: Sequence[float] | None = None) -> SystemModel:
         flops = np.array([2.0 * b.effective_macs for b in model.blocks])
         device = np.concatenate([[0.0], np.cumsum(flops)])
         total = device[-1]
@@ -68,33 +213,117 @@ class SystemModel:
         down[-1] = 0.0
         natural = sorted({0, model.depth} | {i + 1 for i, b in enumerate(model.blocks)
                                              if b.natural_bottleneck})
+        exit_blocks = model.exit_blocks
+        heads = np.array([2.0 * model.blocks[b - 1].exit.macs for b in exit_blocks])
+        configured = (tuple(float(x) for x in thresholds) if thresholds is not None
+                      else (math.inf,) * len(exit_blocks))
         return cls(depth=model.depth, device_flops=device, server_flops=total - device,
                    up_bytes=up, down_bytes=down, natural_bottlenecks=tuple(natural),
-                   exit_blocks=model.exit_blocks, device_speed_flops=device_speed,
+                   exit_blocks=exit_blocks, device_speed_flops=device_speed,
                    server_speed_flops=server_speed, server_workers=server_workers,
                    compute_power_w=compute_power_w, idle_power_w=idle_power_w, radio=radio,
-                   rtt_s=rtt_s)
+                   rtt_s=rtt_s, head_flops=heads, exits=ExitModel.from_profile(model),
+                   thresholds=configured)
 
-    def latency(self, uplink_bps: float, downlink_bps: float,
-                server_backlog_s: float) -> np.ndarray:
-        """Predicted latency (s) of each split, excluding the device queue."""
-        offload = np.arange(self.depth + 1) < self.depth
-        device_s = self.device_flops / self.device_speed_flops
+    # -------------------------------------------------------------- exits
+
+    @property
+    def configured(self) -> ExitOutlook:
+        """The outlook for the scenario's thresholds (what ``Decision(thresholds=None)`` runs)."""
+        hit = self._cache.get(None)
+        if hit is None:
+            hit = self._cache[None] = self.outlook(self.thresholds,
+                                                   device_side_only=self.exits_device_side)
+        return hit
+
+    def outlook(self, thresholds: Sequence[float], *, device_side_only: bool = False
+                ) -> ExitOutlook:
+        """Per-split expectations for ``thresholds`` (cached).
+
+        With ``device_side_only`` the heads after the cut are off at each split
+        (the server always runs to the final layer).
+        """
+        key = (tuple(float(x) for x in thresholds), device_side_only)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._outlook(*key)
+        return hit
+
+    def _outlook(self, thresholds: tuple[float, ...], device_side_only: bool) -> ExitOutlook:
+        n = self.depth + 1
+        if len(thresholds) != len(self.exit_blocks):
+            raise ValueError(f"{len(thresholds)} thresholds for {len(self.exit_blocks)} "
+                             f"exit heads")
+        blocks = np.asarray(self.exit_blocks, int)
+        cum = self.device_flops
+        dev, p_off, srv, acc, p_exit = (np.zeros(n) for _ in range(5))
+        used = []
+        dist = None if device_side_only else self._distribution(thresholds)
+        for s in range(n):
+            t = thresholds
+            if device_side_only:
+                t = tuple(x if b <= s else math.inf for x, b in zip(thresholds, blocks,
+                                                                     strict=True))
+                p, right = self._distribution(t)
+            else:
+                p, right = dist
+            used.append(t)
+            enabled = np.isfinite(np.asarray(t, float))
+            reach = 1.0 - np.concatenate([[0.0], np.cumsum(p[:-1])])[:-1]  # reach head j
+            head_cost = np.where(enabled, reach * self.head_flops, 0.0)
+            on_device = blocks <= s
+            leave_dev = float(p[:-1][on_device].sum())
+            stay = 1.0 - leave_dev
+            dev[s] = (float((p[:-1] * cum[blocks])[on_device].sum()) + stay * cum[s]
+                      + float(head_cost[on_device].sum()))
+            if s < self.depth:
+                p_off[s] = stay
+                srv[s] = (float((p[:-1] * (cum[blocks] - cum[s]))[~on_device].sum())
+                          + p[-1] * (cum[-1] - cum[s]) + float(head_cost[~on_device].sum()))
+            acc[s] = float(right.sum())
+            p_exit[s] = 1.0 - p[-1]
+        return ExitOutlook(tuple(used), dev, p_off, srv, acc, p_exit)
+
+    def _distribution(self, thresholds: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        if self.exits is None:
+            p = np.zeros(len(self.exit_blocks) + 1)
+            p[-1] = 1.0
+            return p, p * 0.0
+        return self.exits.distribution(thresholds)
+
+    # -------------------------------------------------------------- predictions
+
+    def latency(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
+                outlook: ExitOutlook | None = None) -> np.ndarray:
+        """Predicted (expected) latency (s) of each split, excluding the device queue.
+
+        ``outlook`` defaults to the scenario's thresholds; with exits off this is
+        device compute + (uplink + rtt + backlog + server compute + downlink)
+        for every split but ``L``.
+        """
+        o = self.configured if outlook is None else outlook
+        device_s = o.device_flops / self.device_speed_flops
         network_s = (_transfer_s(self.up_bytes, uplink_bps)
                      + _transfer_s(self.down_bytes, downlink_bps) + self.rtt_s)
-        server_s = server_backlog_s + self.server_flops / self.server_speed_flops
-        return device_s + np.where(offload, network_s + server_s, 0.0)
+        return (device_s + _weighted(o.p_offload, network_s + server_backlog_s)
+                + o.server_flops / self.server_speed_flops)
 
-    def energy(self, uplink_bps: float, downlink_bps: float,
-               server_backlog_s: float) -> np.ndarray:
+    def energy(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
+               outlook: ExitOutlook | None = None) -> np.ndarray:
         """Predicted device energy (J) of each split: compute + transmit + idle waiting."""
-        offload = np.arange(self.depth + 1) < self.depth
-        compute_j = self.compute_power_w * self.device_flops / self.device_speed_flops
+        o = self.configured if outlook is None else outlook
+        compute_j = self.compute_power_w * o.device_flops / self.device_speed_flops
         tx_s = _transfer_s(self.up_bytes, uplink_bps)
         tx_j = float(self.radio.watts(uplink_bps)) * tx_s if np.isfinite(uplink_bps) else 0 * tx_s
-        wait_s = (server_backlog_s + self.server_flops / self.server_speed_flops
-                  + _transfer_s(self.down_bytes, downlink_bps) + self.rtt_s)
-        return compute_j + np.where(offload, tx_j + self.idle_power_w * wait_s, 0.0)
+        wait_s = (_weighted(o.p_offload, server_backlog_s + self.rtt_s
+                            + _transfer_s(self.down_bytes, downlink_bps))
+                  + o.server_flops / self.server_speed_flops)
+        return compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
+
+
+def _weighted(p: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """``p · cost`` where a cost that never happens (p = 0) counts 0, even if infinite."""
+    return np.where(p > 0.0, p * cost, 0.0)
 
 
 def _transfer_s(nbytes: np.ndarray, rate_bps: float) -> np.ndarray:

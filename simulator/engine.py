@@ -14,7 +14,9 @@ random numbers).  Units: s, bit, byte, FLOP, W, J.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +25,7 @@ import simpy
 from profiles.model import ModelProfile
 from simulator.channel import Link
 from simulator.costs import RadioPower, SystemModel
-from simulator.estimators import RateEstimator
+from simulator.estimators import BacklogHistory, RateEstimator
 from simulator.exits import draw_exits
 from simulator.fifo import FifoStation
 from simulator.scenario import (
@@ -32,7 +34,7 @@ from simulator.scenario import (
     Scenario,
     configured_thresholds,
 )
-from simulator.schedulers import Decision, Observation, Outcome, Scheduler
+from simulator.schedulers import Decision, Hindsight, Observation, Outcome, Scheduler, resolve
 from simulator.seeds import Component, stream
 
 # Columns of the per-request record, in order (see ``Records``).
@@ -96,7 +98,11 @@ class ServerState:
         self.busy_area += self.busy * dt
         self.last_change = now
 
-    def start_service(self, now: float, nominal: float) -> None:
+    def enqueue(self, now: float, nominal: float, actual: float) -> None:
+        """A job of ``nominal`` (drawn: ``actual``) seconds joined the queue at ``now``."""
+        self.queued_work_s += nominal
+
+    def start_service(self, now: float, nominal: float, actual: float) -> None:
         """A queued job of ``nominal`` seconds got a worker at ``now``."""
         self.advance(now)
         self.queued_work_s -= nominal
@@ -115,6 +121,60 @@ class ServerState:
         """Reported waiting time: nominal work ahead of a new job, per worker (s)."""
         remaining = max(0.0, self.in_service_end_sum - self.in_service * now)
         return (self.queued_work_s + remaining) / self.n_workers
+
+    #: The backlog a device sees at ``now``: here, without a reporting delay.
+    reported_backlog_s = backlog_s
+
+
+@dataclass
+class WatchedServerState(ServerState):
+    """A server that also keeps what a stale report and the oracle need.
+
+    Used only when ``scheduler.backlog_delay > 0`` or the policy is
+    clairvoyant, so the plain server pays nothing for it: ``history`` gives
+    the backlog as it was ``delay`` ago; ``queued_actual`` / ``ends_actual``
+    (drawn service times of the queued jobs, FIFO; end times of the jobs in
+    service) give the exact wait of a job joining now.
+    """
+
+    history: BacklogHistory | None = None
+    queued_actual: deque = field(default_factory=deque)
+    ends_actual: list = field(default_factory=list)
+
+    def _record(self, now: float) -> None:
+        if self.history is not None:
+            self.history.record(now, self.queued_work_s, self.in_service_end_sum,
+                                self.in_service)
+
+    def enqueue(self, now: float, nominal: float, actual: float) -> None:
+        self.queued_work_s += nominal
+        self.queued_actual.append(actual)
+        self._record(now)
+
+    def start_service(self, now: float, nominal: float, actual: float) -> None:
+        super().start_service(now, nominal, actual)
+        self.queued_actual.popleft()
+        self.ends_actual.append(now + actual)
+        self._record(now)
+
+    def end_service(self, now: float, begin: float, nominal: float) -> None:
+        super().end_service(now, begin, nominal)
+        ends = self.ends_actual
+        ends.remove(min(ends, key=lambda e: abs(e - now)))
+        self._record(now)
+
+    def reported_backlog_s(self, now: float) -> float:
+        if self.history is None:
+            return self.backlog_s(now)
+        return self.history.reported(now)
+
+    def free_at(self, now: float) -> float:
+        """When a job joining the FIFO queue at ``now`` gets a worker, if none arrives after it."""
+        free = sorted(self.ends_actual) + [now] * (self.n_workers - len(self.ends_actual))
+        heapq.heapify(free)
+        for service in self.queued_actual:
+            heapq.heappush(free, max(heapq.heappop(free), now) + service)
+        return max(free[0], now)
 
 
 @dataclass
@@ -141,15 +201,22 @@ class Replication:
         self.n_requests = n
         self.env = simpy.Environment()
         srv = scenario.server
-        self.server = ServerState(FifoStation(self.env, srv.workers),
-                                  speed=srv.compute.speed, n_workers=srv.workers)
+        delay = scenario.scheduler.backlog_delay
+        if delay > 0 or resolve(scenario.scheduler.policy).clairvoyant:
+            self.server = WatchedServerState(
+                FifoStation(self.env, srv.workers), speed=srv.compute.speed,
+                n_workers=srv.workers,
+                history=BacklogHistory(delay, srv.workers) if delay > 0 else None)
+        else:
+            self.server = ServerState(FifoStation(self.env, srv.workers),
+                                      speed=srv.compute.speed, n_workers=srv.workers)
         self.server_mult = srv.compute.variability.sample(
             stream(seed, replication, Component.SERVER_SERVICE), n)
         self.exits = draw_exits(model, n, stream(seed, replication, Component.EXITS))
         self.thresholds = configured_thresholds(scenario, len(model.exit_blocks))
         self._prepare_model_arrays()
-        self.devices = self._build_devices(seed, replication)
         self.device_mult = self._device_multipliers(seed, replication, n)
+        self.devices = self._build_devices(seed, replication)
         self.rtt_half = scenario.channel.rtt / 2.0
         self.arrived = 0
         self.completed = 0
@@ -184,14 +251,20 @@ class Replication:
                     self.model, device_speed=spec.compute.speed,
                     server_speed=sc.server.compute.speed, server_workers=sc.server.workers,
                     compute_power_w=spec.power.compute, idle_power_w=spec.power.idle,
-                    radio=radio_power, rtt_s=sc.channel.rtt)
+                    radio=radio_power, rtt_s=sc.channel.rtt, thresholds=self.thresholds)
                 scheduler = sc.scheduler.build()
                 scheduler.prepare(system, stream(seed, replication, Component.POLICY, i))
+                if scheduler.clairvoyant:  # only an oracle sees the realised world
+                    scheduler.attach(Hindsight(
+                        uplink=uplink, downlink=downlink, confidence=self.exits.confidence,
+                        correct=self.exits.correct, server_multiplier=self.server_mult,
+                        device_multiplier=self.device_mult[entry],
+                        server_free_at=self.server.free_at))
                 est = sc.scheduler.estimator
                 devices.append(DeviceState(
                     index=i, entry=entry, spec=spec, cpu=FifoStation(self.env, 1),
                     uplink=uplink, downlink=downlink,
-                    estimator=RateEstimator(est.kind, uplink, est.alpha),
+                    estimator=RateEstimator(est.kind, uplink, est.alpha, est.window),
                     scheduler=scheduler, system=system,
                     learns=type(scheduler).update is not Scheduler.update))
         return devices
@@ -304,10 +377,12 @@ class Replication:
                           compute_s, uplink_s, server_wait_s, service_s, downlink_s, energy,
                           bytes_up, correct, true_rate))
         if dev.learns:
+            heads, final = self._seen_confidences(rid, thresholds, exit_col)
             dev.scheduler.update(Outcome(
                 request=rid, device=dev.index, split=split, exit_block=exit_block,
                 confidence=float(self.exits.confidence[rid, column]), latency_s=latency,
-                energy_j=energy, bytes_up=bytes_up, measured_uplink_bps=measured))
+                energy_j=energy, bytes_up=bytes_up, measured_uplink_bps=measured,
+                head_confidences=heads, final_confidence=final))
         self.completed += 1
         if self.completed == self.n_requests:
             self.done.succeed()
@@ -321,12 +396,12 @@ class Replication:
         arrive = env.now
         srv.advance(arrive)
         srv.in_system += 1
-        srv.queued_work_s += nominal
+        srv.enqueue(arrive, nominal, service)
         wait = srv.workers.acquire()
         if wait is not None:
             yield wait
         begin = env.now
-        srv.start_service(begin, nominal)
+        srv.start_service(begin, nominal, service)
         if service > 0.0:
             yield env.timeout(service)
         srv.end_service(env.now, begin, nominal)
@@ -352,12 +427,12 @@ class Replication:
     def _background_job(self, nominal: float, service: float):
         env = self.env
         srv = self.server
-        srv.queued_work_s += nominal
+        srv.enqueue(env.now, nominal, service)
         wait = srv.workers.acquire()
         if wait is not None:
             yield wait
         begin = env.now
-        srv.start_service(begin, nominal)
+        srv.start_service(begin, nominal, service)
         yield env.timeout(service)
         srv.end_service(env.now, begin, nominal)
         srv.background_jobs += 1
@@ -373,23 +448,37 @@ class Replication:
         return Observation(
             now_s=now, device=dev.index, request=rid, uplink_rate_bps=est.estimate(now),
             downlink_rate_bps=down_rate, rtt_s=self.scenario.channel.rtt,
-            server_backlog_s=self.server.backlog_s(now), device_queue=dev.cpu.queue_length,
-            deadline_s=None if deadline is None else deadline - (now - arrival))
+            server_backlog_s=self.server.reported_backlog_s(now),
+            device_queue=dev.cpu.queue_length,
+            deadline_s=None if deadline is None else deadline - (now - arrival),
+            waited_s=now - arrival)
+
+    def _seen_confidences(self, rid: int, thresholds: tuple[float, ...], exit_col: int
+                          ) -> tuple[tuple[float, ...], float]:
+        """Confidences of the heads that ran (NaN for the others) and of the final layer."""
+        conf = self.exits.confidence[rid]
+        last = exit_col if exit_col >= 0 else len(thresholds)
+        heads = tuple(float(conf[j]) if j <= last and thresholds[j] != math.inf else math.nan
+                      for j in range(len(thresholds)))
+        return heads, float(conf[-1]) if exit_col < 0 else math.nan
 
     def _check(self, decision: Decision, dev: DeviceState) -> tuple[int, tuple[float, ...]]:
         """Reject decisions the engine cannot carry out, naming the policy."""
+        who = (f"scheduler.policy '{self.scenario.scheduler.policy}': decide() on device "
+               f"{dev.index} in replication {self.replication}")
         if not isinstance(decision, Decision):
-            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' returned "
-                                 f"{decision!r}, not a Decision")
+            raise SchedulerError(f"{who} returned {decision!r}; allowed: a "
+                                 f"simulator.schedulers.Decision(split, thresholds)")
         split = decision.split
-        if not isinstance(split, int | np.integer) or not 0 <= split <= self.depth:
-            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' chose split "
-                                 f"{split!r}; allowed 0..{self.depth}")
+        if not isinstance(split, int | np.integer) or isinstance(split, bool) \
+                or not 0 <= split <= self.depth:
+            raise SchedulerError(f"{who} chose split {split!r}; allowed: a whole number in "
+                                 f"0..{self.depth} (the model has {self.depth} blocks)")
         thresholds = self.thresholds if decision.thresholds is None else decision.thresholds
-        if len(thresholds) != len(self.exit_blocks):
-            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' gave "
-                                 f"{len(thresholds)} thresholds; the model has "
-                                 f"{len(self.exit_blocks)} exit heads")
+        if not isinstance(thresholds, tuple | list) or len(thresholds) != len(self.exit_blocks):
+            raise SchedulerError(f"{who} gave thresholds {thresholds!r}; allowed: None (the "
+                                 f"scenario's) or a tuple of {len(self.exit_blocks)}, one per "
+                                 f"exit head (at blocks {self.exit_blocks})")
         return int(split), thresholds
 
     def _device_part(self, rid: int, split: int, thresholds: tuple[float, ...]

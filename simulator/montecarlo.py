@@ -5,45 +5,85 @@ from (scenario seed, replication) alone (``simulator.seeds``), so results do
 not depend on which worker ran it or in which order, and the same
 replication sees the same arrivals and channel at every sweep point (common
 random numbers).  Results are put back in (point, replication) order, which
-makes serial and process-pool runs bit-identical.
+makes serial, process-pool and Dask runs bit-identical.
+
+A task carries everything it needs (the validated scenario of its point and
+the resolved model profile), so a Dask worker on another machine needs the
+same splitsim installed, not the scenario's files.  Executors yield results
+as they finish and keep only a bounded number of tasks in flight, so memory
+does not grow with the number of tasks.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from profiles.model import ModelProfile
 from simulator.engine import Replication
-from simulator.scenario import LoadedScenario, Scenario, SweepPoint, resolve_model
+from simulator.precision import mser_truncation
+from simulator.scenario import LoadedScenario, Scenario, resolve_model
 from simulator.summary import counted, summarise
 
-EXECUTORS = ("serial", "local")
+EXECUTORS = ("serial", "local", "dask")
+_IN_FLIGHT_PER_WORKER = 2
+
+
+class ExecutorError(ValueError):
+    """An executor that cannot be used as asked (bad input: missing Dask, no scheduler)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One replication of one sweep point, self-contained (picklable, no file access)."""
+
+    point: int
+    replication: int
+    values: dict[str, Any]      # the point's sweep columns, parquet-friendly
+    scenario: Scenario
+    model: ModelProfile
+    save_requests: bool
+
+    @property
+    def key(self) -> str:
+        return task_key(self.point, self.replication)
+
+
+def task_key(point: int, replication: int) -> str:
+    """File stem of a task in the run directory, e.g. ``p0003-r0012``."""
+    return f"p{point:04d}-r{replication:04d}"
 
 
 @dataclass(frozen=True)
 class TaskResult:
-    """What one (sweep point, replication) task returns to the parent process."""
+    """What one task returns to the parent process."""
 
     point: int
     replication: int
     summary: dict[str, Any]
     devices: list[dict[str, Any]]
     server: dict[str, Any]
-    requests: pd.DataFrame | None
+    requests: pa.Table | None
     simulated: int
+    warmup: int                 # leading requests left out (fixed count or MSER-5)
+
+    @property
+    def key(self) -> str:
+        return task_key(self.point, self.replication)
 
 
 @dataclass(frozen=True)
 class RunOutput:
-    """All tasks of a run, in (point, replication) order."""
+    """All tasks of a run, in (point, replication) order (in memory: small runs, tests)."""
 
     summary: pd.DataFrame
     devices: pd.DataFrame
@@ -51,36 +91,44 @@ class RunOutput:
     requests: pd.DataFrame | None
 
 
-def run_task(point: SweepPoint, replication: int, scenario_path: str,
-             save_requests: bool) -> TaskResult:
+# ------------------------------------------------------------------ one task
+
+
+def run_task(task: Task) -> TaskResult:
     """Simulate one replication of one sweep point."""
-    scenario = point.scenario
-    model = _model(scenario, scenario_path)
-    result = Replication(scenario, model, replication).run()
-    keys = {k: _plain(v) for k, v in point.values.items()}
-    warmup = scenario.horizon.warmup
-    row = {**keys, "replication": replication, "seed": scenario.seed,
-           **summarise(result, warmup, _deadlines(scenario), model.depth)}
-    tag = {**keys, "replication": replication}
+    scenario = task.scenario
+    result = Replication(scenario, task.model, task.replication).run()
+    warmup = warmup_cut(result.records, scenario.horizon.warmup)
+    keys = task.values
+    row = {**keys, "replication": task.replication, "seed": scenario.seed,
+           **summarise(result, warmup, _deadlines(scenario), task.model.depth)}
+    tag = {**keys, "replication": task.replication}
     requests = None
-    if save_requests:
+    if task.save_requests:
         rec = counted(result, warmup)
-        requests = pd.DataFrame({**{k: [v] * len(rec["request"]) for k, v in keys.items()},
-                                 "replication": replication, **rec})
-    return TaskResult(point.index, replication, row,
-                      [{**tag, **d} for d in result.devices], {**tag, **result.server},
-                      requests, len(result.records["request"]))
+        n = len(rec["request"])
+        columns = {k: pa.array([v] * n) for k, v in keys.items()}
+        columns["replication"] = pa.array(np.full(n, task.replication, dtype=np.int64))
+        columns.update({k: pa.array(v) for k, v in rec.items()})
+        requests = pa.table(columns)
+    return TaskResult(task.point, task.replication, row,
+                      [{**tag, **_py(d)} for d in result.devices], {**tag, **_py(result.server)},
+                      requests, len(result.records["request"]), warmup)
 
 
-_MODELS: dict[tuple[str, str], ModelProfile] = {}
+def warmup_cut(records: dict[str, np.ndarray], warmup: int | str) -> int:
+    """Arrival number from which requests count: the fixed warm-up, or MSER-5's cut."""
+    if warmup != "mser-5":
+        return int(warmup)
+    order = np.argsort(records["request"], kind="stable")
+    drop = mser_truncation(records["latency_s"][order])
+    ids = records["request"][order]
+    return int(ids[drop]) if drop < len(ids) else int(ids[-1]) + 1
 
 
-def _model(scenario: Scenario, scenario_path: str) -> ModelProfile:
-    """Profiles are immutable: load each once per process."""
-    key = (scenario.model.model_dump_json(), scenario_path)
-    if key not in _MODELS:
-        _MODELS[key] = resolve_model(scenario, Path(scenario_path))
-    return _MODELS[key]
+def _py(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Numpy scalars as Python scalars (exact JSON round trip)."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in mapping.items()}
 
 
 def _deadlines(scenario: Scenario) -> np.ndarray:
@@ -92,44 +140,214 @@ def _deadlines(scenario: Scenario) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
+# ------------------------------------------------------------------ the task list
+
+
+def point_columns(loaded: LoadedScenario) -> list[dict[str, Any]]:
+    """Each point's sweep values as parquet-friendly scalars, one type per column.
+
+    Lists and mappings become their text; a column whose values mix types
+    (``[1, auto]``) becomes text throughout, so every task writes the same schema.
+    """
+    rows = [{k: _plain(v) for k, v in p.values.items()} for p in loaded.points]
+    for key in rows[0] if rows else ():
+        kinds = {type(r[key]) for r in rows if r[key] is not None}
+        if len(kinds) > 1 and kinds != {int, float}:
+            for r in rows:
+                r[key] = None if r[key] is None else str(r[key])
+        elif kinds == {int, float}:
+            for r in rows:
+                r[key] = None if r[key] is None else float(r[key])
+    return rows
+
+
 def _plain(value: Any) -> Any:
-    """Sweep values as parquet-friendly scalars (lists/dicts become their YAML text)."""
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     return str(value)
 
 
-def tasks(loaded: LoadedScenario) -> list[tuple[SweepPoint, int]]:
-    """Every (sweep point, replication) pair, in output order."""
-    return [(p, r) for p in loaded.points for r in range(p.scenario.replications)]
+class TaskFactory:
+    """Builds the tasks of a loaded scenario (models resolved once per point)."""
+
+    def __init__(self, loaded: LoadedScenario, save_requests: bool) -> None:
+        self.loaded = loaded
+        self.save_requests = save_requests
+        self.columns = point_columns(loaded)
+        self._models: dict[str, ModelProfile] = {}
+
+    def model(self, scenario: Scenario) -> ModelProfile:
+        key = scenario.model.model_dump_json()
+        if key not in self._models:
+            self._models[key] = resolve_model(scenario, self.loaded.path)
+        return self._models[key]
+
+    def task(self, point: int, replication: int) -> Task:
+        sc = self.loaded.points[point].scenario
+        return Task(point, replication, self.columns[point], sc, self.model(sc),
+                    self.save_requests)
+
+
+def tasks(loaded: LoadedScenario) -> list[tuple[int, int]]:
+    """Every (point index, replication) pair of the scenario as written, in output order."""
+    return [(p.index, r) for p in loaded.points for r in range(p.scenario.replications)]
+
+
+# ------------------------------------------------------------------ executors
+
+
+class Executor:
+    """Runs tasks serially, in a local process pool, or on a Dask cluster.
+
+    Use as a context manager; ``map_unordered`` may be called several times
+    (one call per batch of replications) on the same pool or cluster.
+    """
+
+    def __init__(self, kind: str = "local", workers: int | None = None,
+                 address: str | None = None) -> None:
+        if kind not in EXECUTORS:
+            raise ExecutorError(f"unknown executor '{kind}'; allowed: {', '.join(EXECUTORS)}")
+        if address is not None and kind != "dask":
+            raise ExecutorError(f"--address needs --executor dask (got --executor {kind})")
+        self.kind = kind
+        self.workers = workers
+        self.address = address
+        self._pool: ProcessPoolExecutor | None = None
+        self._client: Any = None
+        self._cluster: Any = None
+        if kind == "dask":
+            check_dask()
+
+    # -- lifecycle
+
+    def __enter__(self) -> Executor:
+        if self.kind == "dask":
+            self._connect()   # an unreachable scheduler is reported before anything is written
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def describe(self) -> dict[str, Any]:
+        """For the manifest: which executor, how many workers, where."""
+        info: dict[str, Any] = {"executor": self.kind, "workers": self.workers}
+        if self.kind == "local":
+            info["workers"] = self.workers or os.cpu_count() or 1
+        if self.kind == "dask":
+            info["address"] = self.address or "LocalCluster"
+            if self._client is not None:
+                info["workers"] = len(self._client.nthreads())
+        return info
+
+    # -- running
+
+    def map_unordered(self, todo: Iterable[Task]) -> Iterator[TaskResult]:
+        """Run ``todo``, yielding each result as it finishes (any order)."""
+        todo = list(todo)
+        if not todo:
+            return iter(())
+        if self.kind == "serial" or (self.kind == "local" and len(todo) == 1
+                                     and self._pool is None):
+            return (run_task(t) for t in todo)
+        if self.kind == "local":
+            return self._local(todo)
+        return self._dask(todo)
+
+    def _local(self, todo: list[Task]) -> Iterator[TaskResult]:
+        n_workers = self.workers or os.cpu_count() or 1
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=n_workers)
+        pending = iter(todo)
+        running: set[Future] = {self._pool.submit(run_task, t) for t in
+                                itertools.islice(pending, _IN_FLIGHT_PER_WORKER * n_workers)}
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                for task in pending:
+                    running.add(self._pool.submit(run_task, task))
+                    break
+                yield future.result()
+
+    def _dask(self, todo: list[Task]) -> Iterator[TaskResult]:
+        from distributed import as_completed
+
+        client = self._connect()
+        window = _IN_FLIGHT_PER_WORKER * max(1, sum(client.nthreads().values()))
+        pending = iter(todo)
+        first = [client.submit(run_task, t, pure=False) for t in itertools.islice(pending, window)]
+        queue = as_completed(first)
+        for future in queue:
+            result = future.result()
+            future.release()
+            for task in pending:
+                queue.add(client.submit(run_task, task, pure=False))
+                break
+            yield result
+
+    def _connect(self) -> Any:
+        if self._client is not None:
+            return self._client
+        from distributed import Client, LocalCluster
+
+        if self.address is not None:
+            try:
+                self._client = Client(self.address, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise ExecutorError(f"--address {self.address}: cannot reach a Dask scheduler "
+                                    f"there ({exc})") from exc
+        else:
+            self._cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1,
+                                         threads_per_worker=1, processes=True,
+                                         host="127.0.0.1", dashboard_address=None,
+                                         silence_logs=logging.ERROR)
+            self._client = Client(self._cluster)
+        return self._client
+
+
+def check_dask() -> None:
+    """Raise ``ExecutorError`` with the install command if Dask is missing."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ExecutorError("--executor dask needs dask.distributed: "
+                            "pip install 'splitsim[dask]'") from exc
+
+
+# ------------------------------------------------------------------ in memory
 
 
 def iterate_results(loaded: LoadedScenario, *, executor: str = "local",
-                    workers: int | None = None, save_requests: bool = False
-                    ) -> Iterator[TaskResult]:
-    """Run every task, yielding results as they finish (any order)."""
-    todo = tasks(loaded)
-    path = str(loaded.path)
-    if executor == "serial" or len(todo) == 1:
-        for point, rep in todo:
-            yield run_task(point, rep, path, save_requests)
-        return
-    if executor != "local":
-        raise ValueError(f"unknown executor '{executor}'; allowed: {', '.join(EXECUTORS)}")
-    n_workers = min(workers or os.cpu_count() or 1, len(todo))
-    with ProcessPoolExecutor(max_workers=n_workers) as pool:
-        futures = [pool.submit(run_task, p, r, path, save_requests) for p, r in todo]
-        for future in as_completed(futures):
-            yield future.result()
+                    workers: int | None = None, save_requests: bool = False,
+                    address: str | None = None) -> Iterator[TaskResult]:
+    """Run every task of ``loaded``, yielding results as they finish (any order)."""
+    factory = TaskFactory(loaded, save_requests)
+    todo = [factory.task(p, r) for p, r in tasks(loaded)]
+    with Executor(executor, workers, address) as pool:
+        yield from pool.map_unordered(todo)
 
 
 def run_all(loaded: LoadedScenario, *, executor: str = "local", workers: int | None = None,
-            save_requests: bool = False,
+            save_requests: bool = False, address: str | None = None,
             on_result: Callable[[TaskResult], None] | None = None) -> RunOutput:
-    """Run every task and assemble the tables in (point, replication) order."""
+    """Run every task in memory and assemble the tables in (point, replication) order.
+
+    For tests and small studies; ``simulator.run`` (and ``splitsim run``) store
+    each task as it finishes, resume, and stream the per-request records.
+    """
     results = []
     for res in iterate_results(loaded, executor=executor, workers=workers,
-                               save_requests=save_requests):
+                               save_requests=save_requests, address=address):
         results.append(res)
         if on_result is not None:
             on_result(res)
@@ -137,6 +355,6 @@ def run_all(loaded: LoadedScenario, *, executor: str = "local", workers: int | N
     summary = pd.DataFrame([r.summary for r in results])
     devices = pd.DataFrame([d for r in results for d in r.devices])
     server = pd.DataFrame([r.server for r in results])
-    requests = (pd.concat([r.requests for r in results], ignore_index=True)
-                if save_requests else None)
+    requests = (pa.concat_tables([r.requests for r in results], promote_options="permissive")
+                .to_pandas() if save_requests else None)
     return RunOutput(summary, devices, server, requests)

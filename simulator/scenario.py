@@ -185,8 +185,14 @@ class ServerSpec(_Strict):
 
 
 class EstimatorSpec(_Strict):
-    kind: Literal["oracle", "last", "ewma"] = "ewma"
+    """How a device estimates its uplink rate (``simulator.estimators``)."""
+
+    kind: Literal["oracle", "last", "ewma", "harmonic"] = Field(default="ewma", description=(
+        "oracle: the true current rate (sees what a device cannot); last: the last own "
+        "transfer; ewma: exponentially weighted mean of own transfers; harmonic: harmonic "
+        "mean of the last `window` own transfers."))
     alpha: float = Field(default=0.3, gt=0.0, le=1.0, description="EWMA weight of a new sample.")
+    window: int = Field(default=5, ge=1, description="harmonic: transfers averaged (k).")
 
 
 def _estimator_shorthand(value: object) -> object:
@@ -207,28 +213,46 @@ class SchedulerSpec(BaseModel):
     thresholds: float | list[float] | None = Field(default=None, description=(
         "Early-exit confidence thresholds: one for every exit head, or one per head in "
         "block order; omitted = exits off."))
+    backlog_delay: Duration = Field(default=0.0, ge=0.0, description=(
+        "Staleness of the server backlog a device sees: it gets the backlog as it was "
+        "this long ago (e.g. '100 ms')."))
     params: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
     def _policy_params(self) -> SchedulerSpec:
-        from simulator.schedulers import PluginError, known_parameters, resolve
+        from simulator.schedulers import (
+            PluginError,
+            known_parameters,
+            parameter_names,
+            resolve,
+        )
 
         try:
             cls = resolve(self.policy)
         except PluginError as exc:
             raise ValueError(str(exc)) from exc
         extra = dict(self.__pydantic_extra__ or {})
-        own = set(cls.Params.model_fields)
+        own = parameter_names(cls)
         foreign = known_parameters() - own
         unknown = [k for k in extra if k not in own and k not in foreign]
         if unknown:
-            allowed = sorted(own | {"policy", "estimator", "thresholds"})
+            allowed = sorted(own | {"policy", "estimator", "thresholds", "backlog_delay"})
             hint = _suggest(unknown[0], allowed + sorted(foreign))
             raise ValueError(f"unknown parameter '{unknown[0]}' for policy '{self.policy}'"
                              f"{hint}; allowed: {', '.join(allowed)}")
         mine = {k: v for k, v in extra.items() if k in own}
         validated = cls.Params.model_validate(mine)
-        object.__setattr__(self, "params", validated.model_dump())
+        params = validated.model_dump()
+        wrapped = getattr(cls, "wraps", None)  # a policy around another (early-exit)
+        if wrapped is not None:
+            try:
+                inner = resolve(params[wrapped])
+            except PluginError as exc:
+                raise ValueError(f"{wrapped}: {exc}") from exc
+            inner_names = parameter_names(inner)
+            params[f"{wrapped}_params"] = inner.Params.model_validate(
+                {k: v for k, v in extra.items() if k in inner_names}).model_dump()
+        object.__setattr__(self, "params", params)
         return self
 
     def build(self):
@@ -433,16 +457,51 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read the scenario file ({exc})") from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_ScenarioLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}:{where}: YAML syntax error: {problem}") from exc
+        if "'\\t'" in problem:
+            problem += " (YAML indents with spaces, never tabs)"
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and mark is not None and start.line != mark.line:
+            problem += f" ({context} that starts on line {start.line + 1})"
+        label = "" if isinstance(exc, _DuplicateKey) else "YAML syntax error: "
+        raise ScenarioError(f"{path}:{where}: {label}{problem}") from exc
+    if raw is None:
+        raise ScenarioError(f"{path}: the scenario file is empty (only comments or blank "
+                            f"lines); see DESIGN.md §8 or 'splitsim schema' for the format")
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: a scenario must be a YAML mapping (key: value lines), "
                             f"got {type(raw).__name__}")
     return raw
+
+
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping (plain YAML would keep the last silently)."""
+
+    def __init__(self, key: object, first_line: int, mark: Any) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.problem = (f"duplicate key {key!r} (already given on line {first_line}); "
+                        f"give each key once")
+        self.problem_mark = mark
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, typing.Hashable):
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def _validate(raw: Mapping[str, Any], path: Path, context: str = "") -> Scenario:
@@ -472,10 +531,46 @@ def format_validation_error(exc: ValidationError, path: Path, context: str = "")
         return f"{where}: unknown key '{key}'{hint}{listed}"
     if err["type"] == "missing":
         return f"{where}: required field is missing"
-    msg = err["msg"].removeprefix("Value error, ")
-    value = err.get("input")
-    shown = "" if isinstance(value, dict | list) or repr(value) in msg else f" (got {value!r})"
-    return f"{where}: {msg}{shown}"
+    if err["type"] == "union_tag_invalid":
+        # {model: markow}: name the discriminating field, suggest, list what exists
+        ctx = err.get("ctx", {})
+        field = str(ctx.get("discriminator", "")).strip("'")
+        tag = str(ctx.get("tag", ""))
+        expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+        return (f"{where}.{field}: unknown {field} {tag!r}{_suggest(tag, expected)}; allowed: "
+                f"{', '.join(expected)}")
+    msg = err["msg"].removeprefix("Value error, ").replace(" after validation", "")
+    cause = getattr(err.get("ctx", {}).get("error"), "__cause__", None)
+    if loc == "scheduler" and type(cause).__name__ == "PluginError" and str(cause) == msg:
+        where = where.replace(f"{path}: scheduler", f"{path}: scheduler.policy", 1)
+    elif loc == "scheduler" and msg.startswith("unknown parameter '"):
+        param = msg.split("'")[1]
+        where = where.replace(f"{path}: scheduler", f"{path}: scheduler.{param}", 1)
+    return f"{where}: {msg}{_shown_value(err.get('input'), msg, err['type'])}"
+
+
+def _shown_value(value: Any, msg: str, kind: str) -> str:
+    """`` (got VALUE)`` unless the message already shows it; big inputs by their type.
+
+    A mapping is shown only when a scalar or list was expected (``*_type``
+    errors): the checks of a whole block explain themselves.
+    """
+    if isinstance(value, dict | list) and (kind == "value_error" or (
+            isinstance(value, dict) and not kind.endswith("_type"))):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        already = repr(value) in msg
+    else:  # a bare number: "greater than 0" does not show the value 0
+        already = f"got {value!r}" in msg or f"got {value}" in msg
+    if already:
+        return ""
+    text = repr(value)
+    if isinstance(value, dict | list) and len(text) > 60:
+        text = (f"a mapping with keys {', '.join(map(str, value))}" if isinstance(value, dict)
+                else f"a list of {len(value)} items")
+        if len(text) > 80:
+            text = "a mapping" if isinstance(value, dict) else f"a list of {len(value)} items"
+    return f" (got {text})"
 
 
 def _most_relevant(errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -502,10 +597,14 @@ def _walk_loc(loc: tuple[Any, ...]) -> tuple[list[str], type[BaseModel] | None]:
             args = typing.get_args(current)
             current = args[0] if args else None
             continue
-        if isinstance(current, type) and issubclass(current, BaseModel) \
-                and part in current.model_fields:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            shown.append(str(part))  # a field, or an extra one (a policy parameter)
+            field = current.model_fields.get(part)
+            current = None if field is None else field.annotation
+            continue
+        if typing.get_origin(current) is dict:  # sweep: {server.workers: [...]}
             shown.append(str(part))
-            current = current.model_fields[part].annotation
+            current = typing.get_args(current)[1]
             continue
         current = _union_member(current, str(part))
     current = _unwrap(current)
@@ -553,7 +652,10 @@ def _parse_override(item: str, path: Path) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"--set {item!r}: cannot read the value ({exc})") from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(f"--set {item!r}: cannot read the value ({problem}); write "
+                            f"it as YAML, e.g. server.workers=2 or "
+                            f"'channel.uplink={{model: constant, rate: 20 Mbps}}'") from exc
     return key.strip(), value
 
 
@@ -602,7 +704,8 @@ def resolve_model(scenario: Scenario, path: Path | None = None) -> ModelProfile:
 
         return load_profile(spec.profile, spec.variant)
     except ProfileError as exc:
-        raise ScenarioError(f"{path}: model: {exc}") from exc
+        field = "model.file" if spec.file is not None else "model.profile"
+        raise ScenarioError(f"{path}: {field}: {exc}") from exc
 
 
 def _check_policy_fits(scenario: Scenario, path: Path, values: Mapping[str, Any]) -> None:
@@ -617,10 +720,17 @@ def _check_policy_fits(scenario: Scenario, path: Path, values: Mapping[str, Any]
                             f"0..{model.depth}")
     thresholds = scenario.scheduler.thresholds
     n_exits = len(model.exit_blocks)
+    given = thresholds if isinstance(thresholds, list) else [thresholds]
+    if any(isinstance(t, float) and math.isnan(t) for t in given):
+        raise ScenarioError(f"{path}: scheduler.thresholds{where}: nan is not a threshold; "
+                            f"allowed: a confidence in [0, 1] (a sample exits when its "
+                            f"confidence reaches it), or .inf to keep that exit off "
+                            f"(got {thresholds})")
     if isinstance(thresholds, list) and len(thresholds) != n_exits:
         raise ScenarioError(f"{path}: scheduler.thresholds{where}: {len(thresholds)} values "
                             f"given but the model has {n_exits} exit heads (at blocks "
-                            f"{list(model.exit_blocks)}); give one value or {n_exits}")
+                            f"{list(model.exit_blocks)}); give one number for every "
+                            f"head, or a list of {n_exits}")
 
 
 def configured_thresholds(scenario: Scenario, n_exits: int) -> tuple[float, ...]:

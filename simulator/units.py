@@ -70,14 +70,14 @@ def parse_quantity(value: object, table: dict[str, float], kind: str,
     Frequencies also accept the compact form "5/s".
     """
     if isinstance(value, bool):
-        raise UnitError(f"expected a {kind} such as {examples}, got {value!r}")
+        raise UnitError(f"expected {_a(kind)} such as {examples}, got {value!r}")
     if isinstance(value, int | float):
         return float(value)
     if not isinstance(value, str):
-        raise UnitError(f"expected a {kind} such as {examples}, got {value!r}")
+        raise UnitError(f"expected {_a(kind)} such as {examples}, got {value!r}")
     match = _QUANTITY.match(value)
     if match is None:
-        raise UnitError(f"cannot read {value!r} as a {kind}; write e.g. {examples}")
+        raise UnitError(f"cannot read {value!r} as {_a(kind)}; write e.g. {examples}")
     number = float(match["num"])
     unit = match["unit"]
     if unit == "":
@@ -102,12 +102,19 @@ def _allowed(table: dict[str, float]) -> str:
     return ", ".join(shown)
 
 
+def _a(kind: str) -> str:
+    """``kind`` with its indefinite article ("a duration", "an amount of work")."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
 def _finite_nonneg(kind: str):
-    def check(x: float) -> float:
+    def check(x: float, written: object = None) -> float:
+        # show the value as the user wrote it ('-30 ms'), not in SI units (-0.03)
+        shown = repr(written) if isinstance(written, str) else x
         if math.isnan(x) or math.isinf(x):
-            raise UnitError(f"a {kind} must be a finite number, got {x}")
+            raise UnitError(f"{_a(kind)} must be a finite number, got {shown}")
         if x < 0:
-            raise UnitError(f"a {kind} cannot be negative, got {x}")
+            raise UnitError(f"{_a(kind)} cannot be negative, got {shown}")
         return x
     return check
 
@@ -116,7 +123,7 @@ def _validator(table: dict[str, float], kind: str, examples: str):
     check = _finite_nonneg(kind)
 
     def parse(value: object) -> float:
-        return check(parse_quantity(value, table, kind, examples))
+        return check(parse_quantity(value, table, kind, examples), value)
     return BeforeValidator(parse)
 
 

@@ -83,7 +83,7 @@ def test_sweep_is_the_cartesian_product_in_order(tmp_path) -> None:
     ("channel.rtt=nan s", "channel.rtt: a duration must be a finite number"),
     ("server.workers=0", "server.workers: Input should be greater than or equal to 1"),
     ("devices=[]", "devices: List should have at least 1 item"),
-    ("model={profile: no-such-net}", "model: "),
+    ("model={profile: no-such-net}", "model.profile: unknown profile 'no-such-net'"),
     ("model.blocks.0.exit={flops: 1 MFLOP, accuracy: 1.5}",
      "model.blocks.0.exit.accuracy: Input should be less than or equal to 1"),
     ("scheduler.thresholds=[0.5, 0.9]", "2 values given but the model has 0 exit heads"),

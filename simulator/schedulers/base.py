@@ -11,6 +11,7 @@ one device's system model and random stream and resets learned state;
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from simulator.channel import Link
     from simulator.costs import SystemModel
 
 
@@ -25,9 +27,12 @@ if TYPE_CHECKING:
 class Observation:
     """What the device knows when a request reaches its processor.
 
-    Rates in bit/s, times in s.  ``server_backlog_s`` is the waiting time the
-    server reported (its queued work divided by its workers); ``deadline_s``
-    is the time left until the request's deadline, or ``None``.
+    Rates in bit/s, times in s.  ``uplink_rate_bps`` is the device's estimate
+    (per the scenario's estimator); ``server_backlog_s`` is the waiting time
+    the server reported (its nominal queued work divided by its workers), as
+    it was ``scheduler.backlog_delay`` ago; ``deadline_s`` is the time left
+    until the request's deadline, or ``None``; ``waited_s`` is how long the
+    request already waited for the device's processor.
     """
 
     now_s: float
@@ -39,6 +44,7 @@ class Observation:
     server_backlog_s: float
     device_queue: int
     deadline_s: float | None
+    waited_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,10 @@ class Outcome:
     ``exit_block`` is the 1-based block whose head answered, or -1 for the
     final layer; ``confidence`` is the answering head's confidence;
     ``measured_uplink_bps`` is bits/transmission time of this request's
-    transfer (``None`` when nothing was sent).
+    transfer (``None`` when nothing was sent).  ``head_confidences`` holds,
+    per exit head in block order, the confidence of every head that ran
+    (on the device or the server), NaN for heads that did not run;
+    ``final_confidence`` is the final layer's, NaN if it was not reached.
     """
 
     request: int
@@ -72,6 +81,31 @@ class Outcome:
     energy_j: float
     bytes_up: float
     measured_uplink_bps: float | None
+    head_confidences: tuple[float, ...] = ()
+    final_confidence: float = math.nan
+
+
+@dataclass(frozen=True)
+class Hindsight:
+    """What only a clairvoyant policy is given: its device's realised world.
+
+    The engine hands it to a policy whose class sets ``clairvoyant = True``
+    (and to no other): the device's uplink and downlink as realised (their
+    future included — the rate paths are fixed by the seed, so reading them
+    changes nothing), every request's exit confidences and correctness, the
+    per-request device and server service-time multipliers, and
+    ``server_free_at(now)``: when a job joining the server now would get a
+    worker, from the actual remaining service of every job in service or
+    queued at ``now`` (jobs that arrive later are not known).
+    """
+
+    uplink: Link
+    downlink: Link
+    confidence: np.ndarray          # requests × (heads + final)
+    correct: np.ndarray
+    server_multiplier: np.ndarray   # per request
+    device_multiplier: np.ndarray | None
+    server_free_at: Callable[[float], float]
 
 
 class NoParams(BaseModel):
@@ -84,8 +118,11 @@ class Scheduler:
     """Base class of every policy.  Subclasses set ``Params`` and implement ``decide``."""
 
     Params: ClassVar[type[BaseModel]] = NoParams
-    #: True for policies that see the future (they must say so in plots).
+    #: True for policies that see the future (they must say so in plots); only they
+    #: get ``attach(hindsight)``.
     clairvoyant: ClassVar[bool] = False
+    #: True for policies that choose the exit thresholds themselves (not only the split).
+    sets_thresholds: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -94,6 +131,13 @@ class Scheduler:
         """Bind to one device's system model and random stream; reset learned state."""
         self.system = system
         self.rng = rng
+
+    def attach(self, hindsight: Hindsight) -> None:
+        """Clairvoyant policies only: receive the realised world (after ``prepare``)."""
+        if not self.clairvoyant:
+            raise TypeError(f"{type(self).__name__} is not clairvoyant and may not see the "
+                            f"future")
+        self.hindsight = hindsight
 
     def decide(self, obs: Observation) -> Decision:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -105,3 +149,16 @@ class Scheduler:
 def exits_disabled(n_exits: int) -> tuple[float, ...]:
     """Thresholds that keep every exit head off."""
     return (math.inf,) * n_exits
+
+
+def thresholds_or_default(system: SystemModel, default: float) -> tuple[float, ...]:
+    """The scenario's thresholds if any head is on, else ``default`` for every head."""
+    if any(math.isfinite(t) for t in system.thresholds):
+        return tuple(system.thresholds)
+    return (float(default),) * len(system.exit_blocks)
+
+
+class StrictParams(BaseModel):
+    """Base of policy parameter blocks: unknown keys refused, YAML aliases allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

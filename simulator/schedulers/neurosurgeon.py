@@ -2,8 +2,9 @@
 
 Per request, evaluate the predicted latency (or device energy) of every
 split for the estimated uplink rate and the reported server backlog, and
-take the best.  Ties go to the smallest split index, so the choice is
-deterministic.
+take the best.  Predictions come from the shared cost model
+(``SystemModel``), with the scenario's exit thresholds when any are on.
+Ties go to the smallest split index, so the choice is deterministic.
 """
 
 from __future__ import annotations
@@ -43,9 +44,14 @@ class Neurosurgeon(Scheduler):
         return Decision(split=int(allowed[np.argmin(cost[allowed])]))
 
 
-def objective_cost(system, params: ObjectiveParams, obs: Observation) -> np.ndarray:
-    """Per-split cost of ``params.objective`` for observation ``obs``."""
-    args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s)
+def objective_cost(system, params: ObjectiveParams, obs: Observation,
+                   outlook=None) -> np.ndarray:
+    """Per-split cost of ``params.objective`` for observation ``obs``.
+
+    ``outlook`` (an ``ExitOutlook``) defaults to the scenario's thresholds, so
+    configured exit heads are part of the prediction.
+    """
+    args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s, outlook)
     if params.objective == "latency":
         return system.latency(*args)
     if params.objective == "energy":

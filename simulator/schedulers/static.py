@@ -45,3 +45,14 @@ class FixedSplit(Scheduler):
 
     def decide(self, obs: Observation) -> Decision:
         return Decision(split=self.params.split)
+
+
+class RandomSplit(Scheduler):
+    """A uniform baseline: every split ``0..L`` equally likely, from the policy's own stream.
+
+    Exit thresholds are the scenario's.  Its stream is the device's POLICY
+    stream, so it draws the same splits at every sweep point.
+    """
+
+    def decide(self, obs: Observation) -> Decision:
+        return Decision(split=int(self.rng.integers(0, self.system.depth + 1)))
