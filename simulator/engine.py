@@ -264,7 +264,7 @@ class Replication:
                 devices.append(DeviceState(
                     index=i, entry=entry, spec=spec, cpu=FifoStation(self.env, 1),
                     uplink=uplink, downlink=downlink,
-                    estimator=RateEstimator(est.kind, uplink, est.alpha, est.window),
+                    estimator=RateEstimator(est.kind, uplink, est.alpha, est.window, est.memory),
                     scheduler=scheduler, system=system,
                     learns=type(scheduler).update is not Scheduler.update))
         return devices
@@ -354,7 +354,7 @@ class Replication:
                 dev.transmit_s += tx_s
                 dev.transmit_j += tx_j
                 yield env.timeout(tx_s)
-                dev.estimator.observe(measured)
+                dev.estimator.observe(measured, env.now)
             if self.rtt_half > 0.0:
                 yield env.timeout(self.rtt_half)
             uplink_s = tx_s + self.rtt_half
@@ -368,7 +368,9 @@ class Replication:
                 yield env.timeout(downlink_s)
         # 7. one record
         latency = env.now - arrival
-        wait_j = dev.spec.power.idle * (latency - (start - arrival) - compute_s - tx_s)
+        # max(0, ·): for a request that never leaves the device the difference is 0 up
+        # to rounding (now - arrival loses bits late in a run) and must not turn negative
+        wait_j = dev.spec.power.idle * max(0.0, latency - (start - arrival) - compute_s - tx_s)
         energy = compute_j + tx_j + wait_j
         column = exit_col if exit_col >= 0 else -1
         exit_block = self.exit_blocks[exit_col] if exit_col >= 0 else -1

@@ -6,6 +6,13 @@ measurements (bits / transmission time of the device's own transfers),
 starting from the link's long-run mean as the prior; ``oracle`` reads the
 true current rate and is marked as seeing what a device cannot.
 
+A device that stops sending stops measuring: a policy that moved to
+device-only after a slow transfer would otherwise never see the link recover.
+So a learned estimate fades back to the prior (the link's long-run mean)
+with time constant ``memory`` since the last measurement:
+``estimate = prior + (learned − prior)·exp(−Δt / memory)``; ``memory: null``
+keeps the last learned value for ever.
+
 ``harmonic`` is the harmonic mean of the last ``k`` measurements, the
 robust throughput predictor of MPC video streaming (Yin et al., SIGCOMM
 2015): one fast outlier moves it little, one slow transfer a lot.
@@ -29,7 +36,8 @@ KINDS = ("oracle", "last", "ewma", "harmonic")
 class RateEstimator:
     """``estimate(now)`` before a decision, ``observe(rate)`` after each transfer."""
 
-    def __init__(self, kind: str, link: Link, alpha: float = 0.3, window: int = 5) -> None:
+    def __init__(self, kind: str, link: Link, alpha: float = 0.3, window: int = 5,
+                 memory_s: float | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown estimator '{kind}'; allowed: {', '.join(KINDS)}")
         if not 0.0 < alpha <= 1.0:
@@ -40,17 +48,29 @@ class RateEstimator:
         self.link = link
         self.alpha = alpha
         self.window = window
-        self.value = link.mean_rate()
+        self.prior = link.mean_rate()
+        self.value = self.prior
+        self.memory_s = memory_s if math.isfinite(self.prior) else None
+        self.last_seen = -math.inf
         self._inverse: deque[float] = deque(maxlen=window)  # harmonic: 1/rate samples
 
     def estimate(self, now_s: float) -> float:
         """Estimated uplink rate in bit/s."""
         if self.kind == "oracle":
             return self.link.rate_at(now_s)
-        return self.value
+        if self.memory_s is None or self.value == self.prior:
+            return self.value
+        weight = math.exp(-(now_s - self.last_seen) / self.memory_s)
+        return self.prior + (self.value - self.prior) * weight
 
-    def observe(self, measured_bps: float) -> None:
-        """A transfer just finished at ``measured_bps`` (bits / transmission seconds)."""
+    def observe(self, measured_bps: float, now_s: float = 0.0) -> None:
+        """A transfer finished at ``now_s`` at ``measured_bps`` (bits / transmission s).
+
+        Learning starts from the current (possibly faded) estimate.
+        """
+        if self.memory_s is not None and self.kind != "oracle":
+            self.value = self.estimate(now_s)
+        self.last_seen = now_s
         if self.kind == "last":
             self.value = measured_bps
         elif self.kind == "ewma":

@@ -193,6 +193,9 @@ class EstimatorSpec(_Strict):
         "mean of the last `window` own transfers."))
     alpha: float = Field(default=0.3, gt=0.0, le=1.0, description="EWMA weight of a new sample.")
     window: int = Field(default=5, ge=1, description="harmonic: transfers averaged (k).")
+    memory: Duration | None = Field(default=10.0, gt=0, description=(
+        "Time constant (s) with which a learned estimate fades back to the link's long-run "
+        "mean when the device stops measuring; null: never forget."))
 
 
 def _estimator_shorthand(value: object) -> object:
