@@ -36,6 +36,7 @@ from simulator.scenario import (
 )
 from simulator.schedulers import Decision, Hindsight, Observation, Outcome, Scheduler, resolve
 from simulator.seeds import Component, stream
+from simulator.uplink import FifoUplink, ProcessorSharingUplink
 
 # Columns of the per-request record, in order (see ``Records``).
 RECORD_FIELDS = (
@@ -238,10 +239,18 @@ class Replication:
     def _build_devices(self, seed: int, replication: int) -> list[DeviceState]:
         devices = []
         sc = self.scenario
+        sharing = sc.channel.sharing
+        cell_link = None
+        self.shared_uplink: FifoUplink | ProcessorSharingUplink | None = None
+        if sharing != "dedicated":  # one realisation of the link for the whole cell
+            cell_link = sc.channel.uplink.build(stream(seed, replication, Component.UPLINK, 0))
+            shared = FifoUplink if sharing == "fifo" else ProcessorSharingUplink
+            self.shared_uplink = shared(self.env, cell_link)
         for entry, spec in enumerate(sc.devices):
             for _ in range(spec.count):
                 i = len(devices)
-                uplink = sc.channel.uplink.build(stream(seed, replication, Component.UPLINK, i))
+                uplink = cell_link or sc.channel.uplink.build(
+                    stream(seed, replication, Component.UPLINK, i))
                 downlink = sc.channel.downlink.build(
                     stream(seed, replication, Component.DOWNLINK, i))
                 radio = spec.power.radio
@@ -347,17 +356,25 @@ class Replication:
         if exit_col < 0 and split < self.depth:
             # 5. the payload at the cut crosses the uplink
             bytes_up = self.up_bytes[split]
-            tx_s = dev.uplink.transfer_duration(env.now, 8.0 * bytes_up)
+            queue_s = 0.0
+            if self.shared_uplink is None:
+                tx_s = dev.uplink.transfer_duration(env.now, 8.0 * bytes_up)
+                if tx_s > 0.0:
+                    yield env.timeout(tx_s)
+            else:  # wait for (FIFO) or share (PS) the cell's uplink
+                queued_at = env.now
+                tx_start = yield from self.shared_uplink.send(8.0 * bytes_up)
+                queue_s = tx_start - queued_at
+                tx_s = env.now - tx_start
             if tx_s > 0.0:
                 measured = 8.0 * bytes_up / tx_s
                 tx_j = float(dev.system.radio.watts(measured)) * tx_s
                 dev.transmit_s += tx_s
                 dev.transmit_j += tx_j
-                yield env.timeout(tx_s)
                 dev.estimator.observe(measured, env.now)
             if self.rtt_half > 0.0:
                 yield env.timeout(self.rtt_half)
-            uplink_s = tx_s + self.rtt_half
+            uplink_s = queue_s + tx_s + self.rtt_half
             # 6. the server runs the rest
             exit_col, srv_flops = self._server_part(rid, split, thresholds)
             server_wait_s, service_s = yield from self._serve(srv_flops, rid)

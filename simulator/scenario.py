@@ -168,6 +168,10 @@ class ChannelSpec(_Strict):
     uplink: LinkSpec
     downlink: LinkSpec
     rtt: Duration = Field(default=0.0, description="Round-trip propagation (s); half each way.")
+    sharing: Literal["dedicated", "fifo", "ps"] = Field(default="dedicated", description=(
+        "Uplink of the cell: dedicated (each device its own link realisation), fifo (one "
+        "shared link, one transfer at a time) or ps (one shared link, equal shares among "
+        "active transfers)."))
 
 
 class Background(_Strict):
