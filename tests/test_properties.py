@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from simulator.schedulers import REGISTRY
 PATH = Path("/nonexistent/property.yaml")  # names the scenario in messages; never read
 STAGES = ("device_wait_s", "device_compute_s", "uplink_s", "server_wait_s",
           "server_service_s", "downlink_s")
-QUICK = settings(max_examples=40, deadline=None, database=None,
+QUICK = settings(max_examples=100, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow])
 
 # ------------------------------------------------------------------ valid scenarios
@@ -110,9 +111,9 @@ def valid_scenarios(draw) -> dict[str, Any]:
                                           "variability": draw(variabilities)}}
     if draw(st.booleans()):  # background jobs take part of the remaining headroom
         spare = (0.9 - utilisation) * workers * server["compute"]["speed"]
-        work = draw(st.floats(1e6, 1e9))
-        server["background"] = {"rate": draw(st.floats(0.01, 0.9)) * spare / work,
-                                "work": work}
+        rate = draw(st.floats(0.01, 5.0)) * total_rate  # a bounded number of events
+        share = draw(st.floats(0.01, 0.9))
+        server["background"] = {"rate": rate, "work": share * spare / rate}
     policies = ["device-only", "server-only", "fixed-split"]
     policies += ["random"] if "random" in REGISTRY else []
     scheduler: dict[str, Any] = {"policy": draw(st.sampled_from(policies))}
@@ -208,7 +209,7 @@ MUTATIONS: dict[str, list[Any]] = {
                                       {"dist": "gamma"}],
     "devices.0.power.compute": [-1, "3 Mbps", NAN],
     "devices.0.power.radio": [{"model": "linear", "a": "0.4 W", "b": "1 W"}, "1 J"],
-    "devices.0.workload.rate": [0, "-5/s", "5 W", NAN, INF, "5"],
+    "devices.0.workload.rate": [0, "-5/s", "5 W", NAN, INF, "5 per second"],
     "devices.0.workload.arrivals": ["bursty", 3],
     "devices.0.workload.deadline": [0, "-1 s", "5 Mbps"],
     "channel.rtt": [-0.01, "30 Mbps", NAN, INF, "-30 ms"],
@@ -270,6 +271,15 @@ def invalid_scenarios(draw) -> tuple[str, dict[str, Any]]:
     return f"{path} = {value!r}", raw
 
 
+@pytest.mark.parametrize(("path", "value"), [(p, v) for p, values in MUTATIONS.items()
+                                             for v in values], ids=repr)
+def test_every_listed_mutation_fails_in_validation(path, value) -> None:
+    raw = copy.deepcopy(BASE)
+    set_dotted(raw, path, value)
+    with pytest.raises(ScenarioError, match=f"^{re.escape(str(PATH))}: "):
+        load_scenario(PATH, raw=raw)
+
+
 def test_the_base_of_the_mutants_is_valid_and_runs() -> None:
     result, _ = simulate(copy.deepcopy(BASE))
     assert len(result.records["request"]) == BASE["horizon"]["requests"]
@@ -293,7 +303,7 @@ def workdir(tmp_path_factory) -> Path:
 
 @settings(max_examples=15, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(invalid_scenarios())
+@given(mutant=invalid_scenarios())
 def test_run_rejects_invalid_scenarios_before_creating_the_run_directory(mutant,
                                                                          workdir) -> None:
     import yaml
