@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 from rich.table import Table
-from scipy import stats
+from scipy.special import stdtrit
 
 SHOWN = (("latency_mean_s", "latency (ms)", 1e3), ("latency_p95_s", "p95 latency (ms)", 1e3),
          ("device_energy_mean_j", "energy (mJ)", 1e3), ("accuracy", "accuracy (%)", 1e2))
@@ -27,7 +27,7 @@ def mean_half_width(values: np.ndarray, confidence: float = 0.95) -> tuple[float
     if values.size < 2:
         return mean, math.nan
     sem = values.std(ddof=1) / math.sqrt(values.size)
-    return mean, float(stats.t.ppf(0.5 + confidence / 2.0, values.size - 1) * sem)
+    return mean, float(stdtrit(values.size - 1, 0.5 + confidence / 2.0) * sem)
 
 
 def summary_table(summary: pd.DataFrame, sweep_keys: list[str], title: str) -> Table:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import beta
+from scipy.special import betainc, betaincinv
 
 from profiles.model import ModelProfile
 
@@ -136,7 +136,7 @@ def _beta_cdf(x: float, accuracy: float, concentration: float) -> float:
     """P(confidence < x) for the calibrated Beta(κa, κ(1−a)) confidence."""
     if accuracy >= 1.0 or accuracy <= 0.0:  # a constant confidence c = accuracy
         return 0.0 if x <= accuracy else 1.0
-    return float(beta.cdf(x, concentration * accuracy, concentration * (1.0 - accuracy)))
+    return float(betainc(concentration * accuracy, concentration * (1.0 - accuracy), x))
 
 
 def _partial_mean(q: float, m: float, accuracy: float, concentration: float) -> float:
@@ -146,9 +146,9 @@ def _partial_mean(q: float, m: float, accuracy: float, concentration: float) -> 
     if accuracy >= 1.0 or accuracy <= 0.0:
         return accuracy * (m - q)
     a, b = concentration * accuracy, concentration * (1.0 - accuracy)
-    lo, hi = beta.ppf([q, m], a, b)
+    lo, hi = betaincinv(a, b, [q, m])
     # ∫ x f_{a,b}(x) dx = a/(a+b) · [F_{a+1,b}(hi) − F_{a+1,b}(lo)]
-    upper, lower = beta.cdf([hi, lo], a + 1.0, b)
+    upper, lower = betainc(a + 1.0, b, [hi, lo])
     return float(accuracy * (upper - lower))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta
+from scipy.special import betaincinv
 
 from profiles.model import ModelProfile, ProfileError
 
@@ -62,4 +62,4 @@ def _calibrated_confidence(u: np.ndarray, accuracy: float, concentration: float)
         return np.ones_like(u)
     if accuracy <= 0.0:
         return np.zeros_like(u)
-    return beta.ppf(u, concentration * accuracy, concentration * (1.0 - accuracy))
+    return betaincinv(concentration * accuracy, concentration * (1.0 - accuracy), u)
