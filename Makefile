@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/splitsim run scenarios/reference.yaml --out $(RUN_DIR) --force
+	$(BIN)/splitsim run scenarios/reference.yaml --out $(RUN_DIR) --force --save-requests
 	$(BIN)/splitsim plot $(RUN_DIR)
 
 test: $(STAMP)

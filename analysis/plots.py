@@ -179,10 +179,14 @@ def _levels(df: pd.DataFrame, key: str) -> list[Any]:
     return list(dict.fromkeys(col.dropna().tolist()))
 
 
+#: Policies that see the future: every figure names them as the bound they are.
+CLAIRVOYANT_LABELS = {"oracle": "oracle (hindsight lower bound)"}
+
+
 def _level_text(level: Any) -> str:
     if isinstance(level, tuple):
-        return " · ".join(str(v) for v in level)
-    return str(level)
+        return " · ".join(_level_text(v) for v in level)
+    return CLAIRVOYANT_LABELS.get(str(level), str(level))
 
 
 @dataclass

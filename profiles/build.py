@@ -55,12 +55,16 @@ def variant_name(sparsity: float | None = None, fan_out: Sequence[int] | None = 
     return f"sparse-{int(pct)}" if pct == int(pct) else f"sparse-{pct:g}"
 
 
+def _is_user_model(model: str) -> bool:
+    """``package.module:function`` names a user's network; ``mlp:…`` is a zoo MLP."""
+    return ":" in model and not model.startswith("mlp")
+
+
 def _build_net(model: str, meta: bool, seed: int) -> zoo.EarlyExitNet:
     """Zoo nets are built on the ``meta`` device when only shapes are needed (fast,
     no memory); a user's function is always called normally."""
     torch.manual_seed(seed)
-    user = ":" in model and not model.startswith("mlp")
-    if meta and not user:
+    if meta and not _is_user_model(model):
         with torch.device("meta"):
             return zoo.build(model)
     return zoo.build(model)
@@ -192,8 +196,10 @@ def profile_model(model: str, sparsity: float | None = None,
         "generator": f"profiles.build.profile_model({model!r}, sparsity={sparsity}, "
                      f"fan_out={fan_out}, dtype={dtype!r}, seed={seed}); torch "
                      f"{torch.__version__.split('+')[0]}",
-        "architecture": f"profiles.zoo '{model}' (own definition, untrained weights unless "
-                        "the exits say otherwise)",
+        "architecture": (f"user network from '{model}' (its own weights, as the function "
+                         "built them)" if _is_user_model(model) else
+                         f"profiles.zoo '{model}' (own definition, untrained weights unless "
+                         "the exits say otherwise)"),
         "counts": "analytic: profiles.count rules over the torch.fx graph (MACs of conv/linear "
                   "= what torch.utils.flop_counter counts / 2; other_ops = norm/activation/"
                   "pool/add); params include biases and norm parameters",

@@ -134,10 +134,16 @@ def run(
             err_console.print(f"warning: {warning}", markup=False)
         show = not quiet and sys.stdout.isatty()
         progress = Bar(out_console) if show else Silent()
-        result = execute(loaded, out, overrides=overrides, executor=kind, workers=workers,
-                         address=address, save_requests=save_requests, resume=resume,
-                         force=force, target_ci=target_ci, max_replications=max_replications,
-                         progress=progress)
+        try:
+            result = execute(loaded, out, overrides=overrides, executor=kind, workers=workers,
+                             address=address, save_requests=save_requests, resume=resume,
+                             force=force, target_ci=target_ci,
+                             max_replications=max_replications, progress=progress)
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted; the finished tasks are kept in {out}: continue "
+                              f"with the same command and --resume", markup=False,
+                              soft_wrap=True)
+            raise typer.Exit(130) from None
         manifest = result.manifest
         for warning in manifest.get("warnings", []):
             err_console.print(f"warning: {warning}", markup=False)

@@ -310,7 +310,7 @@ class Executor:
             self._cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1,
                                          threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address=None,
-                                         silence_logs=logging.ERROR)
+                                         silence_logs=logging.CRITICAL)
             self._client = Client(self._cluster)
         return self._client
 

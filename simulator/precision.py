@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 from simulator.summary import METRIC_COLUMNS
 
@@ -90,7 +90,7 @@ def mean_half_width(values: Sequence[float] | np.ndarray,
     if n < 2:
         return mean, math.nan, n
     sem = float(x.std(ddof=1)) / math.sqrt(n)
-    return mean, float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * sem), n
+    return mean, float(stdtrit(n - 1, 0.5 + confidence / 2.0) * sem), n
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ so a run can be extended) and ``description``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import errno
 import hashlib
@@ -429,17 +428,6 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(v, f"{prefix}{i}."))
         return out
     return {prefix[:-1]: node}
-
-
-@contextlib.contextmanager
-def opened(out: Path, raw: dict[str, Any], *, resume: bool = False,
-           force: bool = False) -> Iterator[RunStore]:
-    """``RunStore.open`` as a context manager."""
-    store = RunStore.open(out, raw, resume=resume, force=force)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def base_manifest() -> dict[str, Any]:

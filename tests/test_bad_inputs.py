@@ -200,3 +200,49 @@ def test_bad_input_in_a_real_process(case_id, subprocess_answers) -> None:
     check_answer(case, proc.returncode, proc.stderr)
     if "out" in case:
         check_run_dir(case)
+
+
+# ------------------------------------------------------------------ a full disk, for real
+
+
+def test_after_a_full_disk_resume_finishes_the_run(tmp_path, in_bad_inputs,
+                                                   monkeypatch) -> None:
+    """The remedy the disk-full message gives works: finished tasks were kept."""
+    out = tmp_path / "run"
+    args = ["run", "valid.yaml", "--out", str(out), "--executor", "serial", "--quiet"]
+    with monkeypatch.context() as patched:
+        simulate_disk_full(patched, "summary.parquet")
+        assert CliRunner().invoke(app, args).exit_code in (1, 2)
+    assert len(list((out / "tasks").glob("*.json"))) == 2  # both tasks were kept
+    again = CliRunner().invoke(app, [*args, "--resume"])
+    assert again.exit_code == 0, again.stderr
+    assert (out / "manifest.json").exists()
+    assert len(pq.read_table(out / "summary.parquet")) == 2
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 48 KiB tmpfs, where the OS allows mounting one (root with CAP_SYS_ADMIN)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_really_full_disk_gives_one_message_and_no_partial_files(tiny_disk,
+                                                                   in_bad_inputs) -> None:
+    out = tiny_disk / "run"
+    result = CliRunner().invoke(app, [
+        "run", "valid.yaml", "--out", str(out), "--executor", "serial", "--quiet",
+        "--save-requests", "--replications", "30", "--set", "horizon.requests=2000"])
+    check_answer({"exit": [1, 2], "expect": {"file": str(out), "where": "--out",
+                                             "value": "No space left on device",
+                                             "allowed": "free some space"}},
+                 result.exit_code, result.stderr)
+    check_run_dir({"out": str(out)})

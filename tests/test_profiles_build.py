@@ -100,3 +100,15 @@ def test_command_line_writes_a_loadable_profile(tmp_path, capsys):
     assert load_profile_file(out).totals["nonzero_params"] == 2450
     assert main(["resnet51"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_a_user_network_is_credited_as_such_in_provenance(monkeypatch) -> None:
+    from pathlib import Path
+
+    from profiles.build import profile_model
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "examples"
+                                    / "my_network"))
+    prof = profile_model("tiny_net:build")
+    assert prof["provenance"]["architecture"].startswith("user network from 'tiny_net:build'")
+    assert "profiles.zoo" not in prof["provenance"]["architecture"]

@@ -2,11 +2,11 @@
 
 Random *valid* scenarios (inline models with random blocks and exit heads,
 random speeds and rates kept below 90% utilisation, static policies and fixed
-splits, constant / ideal / Markov links) must run without error and keep the
-books: every one of the ``horizon.requests`` arrivals is completed exactly
-once, a request's latency is the sum of its stages (DESIGN.md §9), energy is
-never negative, ``exit`` is -1 or a block with an exit head, and bytes go up
-exactly when the request was offloaded.
+splits, constant / ideal / Markov links, dedicated or shared uplinks) must run
+without error and keep the books: every one of the ``horizon.requests``
+arrivals is completed exactly once, a request's latency is the sum of its
+stages (DESIGN.md §9), energy is never negative, ``exit`` is -1 or a block
+with an exit head, and bytes go up exactly when the request was offloaded.
 
 Random *invalid* scenarios (one field of a valid one set to a bad value)
 must fail in ``load_scenario`` with one ``ScenarioError`` naming the file —
@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 
 from simulator.cli import app
 from simulator.engine import Replication
-from simulator.scenario import ScenarioError, load_scenario, resolve_model
+from simulator.scenario import ChannelSpec, ScenarioError, load_scenario, resolve_model
 from simulator.schedulers import REGISTRY
 
 PATH = Path("/nonexistent/property.yaml")  # names the scenario in messages; never read
@@ -79,6 +79,11 @@ variabilities = st.one_of(
     st.sampled_from(["deterministic", "exponential"]),
     st.builds(lambda d, cv: {"dist": d, "cv": cv}, st.sampled_from(["gamma", "lognormal"]),
               st.floats(0.1, 2.0)))
+
+
+# how devices share the uplink, where this version of the schema knows it
+sharing = st.sampled_from([{}, *({"sharing": kind} for kind in ("dedicated", "fifo", "ps")
+                                  if "sharing" in ChannelSpec.model_fields)])
 
 
 @st.composite
@@ -128,7 +133,7 @@ def valid_scenarios(draw) -> dict[str, Any]:
         "horizon": {"requests": draw(st.integers(1, 300))},
         "model": model, "devices": devices,
         "channel": {"uplink": draw(links()), "downlink": draw(links()),
-                    "rtt": draw(st.floats(0.0, 0.1))},
+                    "rtt": draw(st.floats(0.0, 0.1)), **draw(sharing)},
         "server": server, "scheduler": scheduler,
     }
 
