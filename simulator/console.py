@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 from rich.table import Table
-from scipy.special import stdtrit
+
+from simulator.precision import mean_half_width
 
 SHOWN = (("latency_mean_s", "latency (ms)", 1e3), ("latency_p95_s", "p95 latency (ms)", 1e3),
          ("device_energy_mean_j", "energy (mJ)", 1e3), ("accuracy", "accuracy (%)", 1e2))
-
-
-def mean_half_width(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Sample mean and Student-t half-width (NaN with fewer than two values)."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return math.nan, math.nan
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan
-    sem = values.std(ddof=1) / math.sqrt(values.size)
-    return mean, float(stdtrit(values.size - 1, 0.5 + confidence / 2.0) * sem)
 
 
 def summary_table(summary: pd.DataFrame, sweep_keys: list[str], title: str) -> Table:
@@ -44,7 +31,7 @@ def summary_table(summary: pd.DataFrame, sweep_keys: list[str], title: str) -> T
         key_values = key_values if isinstance(key_values, tuple) else (key_values,)
         cells = [str(v) for v in key_values] + [str(len(group))]
         for column, _, scale in SHOWN:
-            mean, half = mean_half_width(group[column].to_numpy())
+            mean, half, _ = mean_half_width(group[column].to_numpy())
             cells.append(_format(mean * scale, half * scale))
         table.add_row(*cells)
     return table
