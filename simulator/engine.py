@@ -25,6 +25,7 @@ import simpy
 from profiles.model import ModelProfile
 from simulator.channel import Link
 from simulator.costs import RadioPower, SystemModel
+from simulator.dispatch import Dispatcher
 from simulator.estimators import BacklogHistory, RateEstimator
 from simulator.exits import draw_exits
 from simulator.fifo import FifoStation
@@ -202,15 +203,10 @@ class Replication:
         self.n_requests = n
         self.env = simpy.Environment()
         srv = scenario.server
-        delay = scenario.scheduler.backlog_delay
-        if delay > 0 or resolve(scenario.scheduler.policy).clairvoyant:
-            self.server = WatchedServerState(
-                FifoStation(self.env, srv.workers), speed=srv.compute.speed,
-                n_workers=srv.workers,
-                history=BacklogHistory(delay, srv.workers) if delay > 0 else None)
-        else:
-            self.server = ServerState(FifoStation(self.env, srv.workers),
-                                      speed=srv.compute.speed, n_workers=srv.workers)
+        self.servers = [self._make_server() for _ in range(srv.count)]
+        uniforms = (stream(seed, replication, Component.DISPATCH).random(n)
+                    if srv.count > 1 and srv.dispatch == "random" else np.empty(0))
+        self.dispatcher = Dispatcher(srv.dispatch, self.servers, uniforms)
         self.server_mult = srv.compute.variability.sample(
             stream(seed, replication, Component.SERVER_SERVICE), n)
         self.exits = draw_exits(model, n, stream(seed, replication, Component.EXITS))
@@ -225,6 +221,22 @@ class Replication:
         self.rows: list[tuple] = []
 
     # -------------------------------------------------------------- set-up
+
+    def _make_server(self) -> ServerState:
+        """One edge server; watched (history, actual work) only when someone needs it."""
+        srv = self.scenario.server
+        delay = self.scenario.scheduler.backlog_delay
+        if delay > 0 or resolve(self.scenario.scheduler.policy).clairvoyant:
+            return WatchedServerState(
+                FifoStation(self.env, srv.workers), speed=srv.compute.speed,
+                n_workers=srv.workers,
+                history=BacklogHistory(delay, srv.workers) if delay > 0 else None)
+        return ServerState(FifoStation(self.env, srv.workers), speed=srv.compute.speed,
+                           n_workers=srv.workers)
+
+    def _server_free_at(self, now: float) -> float:
+        """Earliest time a worker frees on any server (the oracle's view of the edge)."""
+        return min(server.free_at(now) for server in self.servers)
 
     def _prepare_model_arrays(self) -> None:
         m = self.model
@@ -268,7 +280,7 @@ class Replication:
                         uplink=uplink, downlink=downlink, confidence=self.exits.confidence,
                         correct=self.exits.correct, server_multiplier=self.server_mult,
                         device_multiplier=self.device_mult[entry],
-                        server_free_at=self.server.free_at))
+                        server_free_at=self._server_free_at))
                 est = sc.scheduler.estimator
                 devices.append(DeviceState(
                     index=i, entry=entry, spec=spec, cpu=FifoStation(self.env, 1),
@@ -298,9 +310,11 @@ class Replication:
         for dev in self.devices:
             self.env.process(self._arrivals(dev))
         if self.scenario.server.background is not None:
-            self.env.process(self._background())
+            for k, server in enumerate(self.servers):
+                self.env.process(self._background(server, k))
         self.env.run(until=self.done)
-        self.server.advance(self.env.now)
+        for server in self.servers:
+            server.advance(self.env.now)
         return self._result()
 
     def _arrivals(self, dev: DeviceState):
@@ -409,7 +423,7 @@ class Replication:
     def _serve(self, flops: float, rid: int):
         """Queue for a server worker and run ``flops``; returns (wait s, service s)."""
         env = self.env
-        srv = self.server
+        srv = self.dispatcher.choose(env.now, rid)
         nominal = flops / srv.speed
         service = nominal * self.server_mult[rid]
         arrive = env.now
@@ -428,12 +442,11 @@ class Replication:
         srv.workers.release()
         return begin - arrive, service
 
-    def _background(self):
+    def _background(self, srv: ServerState, index: int):
         """Poisson background jobs of fixed mean work competing for the workers."""
         env = self.env
         bg = self.scenario.server.background
-        srv = self.server
-        rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND)
+        rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND, index)
         variability = self.scenario.server.compute.variability
         nominal = bg.work / srv.speed
         while True:
@@ -441,11 +454,10 @@ class Replication:
             mults = variability.sample(rng, _ARRIVAL_CHUNK).tolist()
             for gap, mult in zip(gaps, mults, strict=True):
                 yield env.timeout(gap)
-                env.process(self._background_job(nominal, nominal * mult))
+                env.process(self._background_job(srv, nominal, nominal * mult))
 
-    def _background_job(self, nominal: float, service: float):
+    def _background_job(self, srv: ServerState, nominal: float, service: float):
         env = self.env
-        srv = self.server
         srv.enqueue(env.now, nominal, service)
         wait = srv.workers.acquire()
         if wait is not None:
@@ -467,7 +479,7 @@ class Replication:
         return Observation(
             now_s=now, device=dev.index, request=rid, uplink_rate_bps=est.estimate(now),
             downlink_rate_bps=down_rate, rtt_s=self.scenario.channel.rtt,
-            server_backlog_s=self.server.reported_backlog_s(now),
+            server_backlog_s=self.dispatcher.reported_backlog_s(now),
             device_queue=dev.cpu.queue_length,
             deadline_s=None if deadline is None else deadline - (now - arrival),
             waited_s=now - arrival)
@@ -547,11 +559,13 @@ class Replication:
                 "transmit_j": dev.transmit_j,
                 "idle_j": dev.spec.power.idle * max(0.0, end - busy),
             })
-        srv = self.server
-        server = {
-            "utilisation": srv.busy_area / (srv.n_workers * end) if end > 0 else 0.0,
-            "mean_in_system": srv.area_in_system / end if end > 0 else 0.0,
-            "background_jobs": float(srv.background_jobs),
+        servers = self.servers
+        workers = sum(s.n_workers for s in servers)
+        server = {  # the edge as a whole: all servers together
+            "utilisation": sum(s.busy_area for s in servers) / (workers * end) if end > 0
+            else 0.0,
+            "mean_in_system": sum(s.area_in_system for s in servers) / end if end > 0 else 0.0,
+            "background_jobs": float(sum(s.background_jobs for s in servers)),
         }
         return ReplicationResult(records=records, devices=devices, server=server,
                                  end_time_s=end)

@@ -183,9 +183,15 @@ class Background(_Strict):
 
 
 class ServerSpec(_Strict):
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, description="FIFO workers per server.")
     compute: Compute
-    background: Background | None = None
+    background: Background | None = Field(default=None, description=(
+        "Other tenants' jobs; each server gets its own stream of them."))
+    count: int = Field(default=1, ge=1, description="Identical servers behind a dispatcher.")
+    dispatch: Literal["least-loaded", "round-robin", "random"] = Field(
+        default="least-loaded", description=(
+            "How requests are routed to servers: least reported backlog, in turn, or "
+            "uniformly at random."))
 
 
 class EstimatorSpec(_Strict):
@@ -771,8 +777,10 @@ def load_warnings(scenario: Scenario, values: Mapping[str, Any],
     offered = sum(d.count * d.workload.rate for d in scenario.devices) * (total_flops
                                                                            - device_flops)
     if scenario.server.background is not None:
-        offered += scenario.server.background.rate * scenario.server.background.work
-    rho = offered / (scenario.server.compute.speed * scenario.server.workers)
+        offered += (scenario.server.count * scenario.server.background.rate
+                    * scenario.server.background.work)
+    rho = offered / (scenario.server.compute.speed * scenario.server.workers
+                     * scenario.server.count)
     if split < model.depth and rho >= 1.0:
         warnings.append(f"server utilisation is {rho:.2f} ≥ 1{at}: its queue grows without "
                         f"bound and latencies depend on the horizon")

@@ -22,11 +22,12 @@ class Component(IntEnum):
     ARRIVALS = 0        # per device: inter-arrival times, periodic phase
     UPLINK = 1          # per device: uplink rate process
     DOWNLINK = 2        # per device: downlink rate process
-    BACKGROUND = 3      # server background jobs
+    BACKGROUND = 3      # per server: background jobs
     SERVER_SERVICE = 4  # per request: server service-time multipliers
     DEVICE_SERVICE = 5  # per request: device compute-time multipliers
     EXITS = 6           # per request: exit confidences and correctness
     POLICY = 7          # per device: the scheduler's own randomness
+    DISPATCH = 8        # per request: random dispatch to one of several servers
 
 
 def stream(seed: int, replication: int, component: Component, index: int = 0
