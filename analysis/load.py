@@ -59,6 +59,9 @@ STAGE_METRICS: tuple[str, ...] = (
 #: Columns of ``summary.parquet`` that identify a row but are neither sweep keys nor metrics.
 ID_COLUMNS: tuple[str, ...] = ("replication", "seed")
 
+#: Grid column naming the ``cases:`` entry of a point (the only grid key without a dot).
+CASE_COLUMN = "case"
+
 #: Per-request columns of ``requests.parquet`` (DESIGN §9) that are not sweep keys.
 REQUEST_COLUMNS: tuple[str, ...] = (
     "replication",
@@ -98,7 +101,40 @@ def infer_sweep_keys(df: pd.DataFrame) -> list[str]:
     mistaken for a sweep key.
     """
     known = set(SUMMARY_METRICS) | set(ID_COLUMNS) | set(REQUEST_COLUMNS)
-    return [c for c in df.columns if "." in str(c) and c not in known]
+    return [c for c in df.columns
+            if ("." in str(c) or c == CASE_COLUMN) and c not in known]
+
+
+def grid_keys(scenario: dict[str, Any], manifest: dict[str, Any] | None = None,
+              columns: list[str] | None = None) -> list[str]:
+    """The columns that identify a sweep point, in the order ``splitsim run`` writes them.
+
+    Why: a grid is more than the cartesian ``sweep``; ``zip`` keys move
+    together and named ``cases`` add a ``case`` column, and all of them must
+    be held fixed when replications are paired or points are told apart.  The
+    manifest's ``sweep_keys`` (written by the run) is the authority; a run
+    directory without it falls back to the scenario: ``case`` (when
+    ``cases:`` is used), the ``zip`` keys, then the ``sweep`` keys, which is
+    the run's own order.  With ``columns`` only keys present there are kept.
+
+    Raises :class:`RunDirError` if the manifest's ``sweep_keys`` is not a list
+    of strings or the scenario's ``sweep``/``zip``/``cases`` is not a mapping.
+    """
+    listed = (manifest or {}).get("sweep_keys")
+    if listed is not None:
+        if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+            raise RunDirError("manifest.json: `sweep_keys` must be a list of column names")
+        keys = list(listed)
+    else:
+        for block in ("sweep", "zip", "cases"):
+            if not isinstance(scenario.get(block) or {}, dict):
+                raise RunDirError(f"scenario.yaml: `{block}` must be a mapping")
+        keys = ([CASE_COLUMN] if scenario.get("cases") else []) \
+            + list(scenario.get("zip") or {}) + list(scenario.get("sweep") or {})
+    keys = list(dict.fromkeys(keys))
+    if columns is not None:
+        keys = [k for k in keys if k in columns]
+    return keys
 
 
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
@@ -200,8 +236,10 @@ class Run:
         scenario: the resolved scenario (``scenario.yaml``) as a dict.
         scenario_text: the YAML text exactly as written, for the report.
         manifest: ``manifest.json`` as a dict (empty if absent).
-        sweep_keys: the swept dotted keys, in scenario order, that appear as
-            columns of the summary (empty for a run without a sweep).
+        sweep_keys: the grid columns of the summary — every sweep and zip key
+            and ``case`` when the scenario has ``cases:`` — in the order the
+            run lists them (manifest ``sweep_keys``, see :func:`grid_keys`);
+            empty for a run without a grid.
     """
 
     path: Path
@@ -246,8 +284,17 @@ class Run:
         return int(self.summary.groupby(self.sweep_keys, observed=True).ngroups)
 
     def _sweep_values(self) -> dict[str, list[Any]]:
-        sweep = self.scenario.get("sweep") or {}
-        return {k: list(v) if isinstance(v, list) else [v] for k, v in sweep.items()}
+        """Each grid key's values in the order the scenario lists them."""
+        order: dict[str, list[Any]] = {}
+        for block in ("zip", "sweep"):
+            table = self.scenario.get(block) or {}
+            if isinstance(table, dict):
+                order.update({k: list(v) if isinstance(v, list) else [v]
+                              for k, v in table.items()})
+        cases = self.scenario.get("cases") or {}
+        if isinstance(cases, dict) and cases:
+            order[CASE_COLUMN] = list(cases)
+        return order
 
 
 def load(run_dir: str | Path) -> Run:
@@ -283,7 +330,7 @@ def load(run_dir: str | Path) -> Run:
     sweep = scenario.get("sweep") or {}
     if not isinstance(sweep, dict):
         raise RunDirError(f"{scenario_path}: `sweep` must map dotted keys to lists of values")
-    keys = [k for k in sweep if k in columns]
+    keys = grid_keys(scenario, manifest, columns)
     return Run(path=path, scenario=scenario, scenario_text=text, manifest=manifest,
                sweep_keys=keys)
 

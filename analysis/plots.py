@@ -42,6 +42,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
+from analysis.compare import ORACLE, POLICY_KEY, decision_counts, regret_vs_oracle
 from analysis.load import STAGE_METRICS, SUMMARY_METRICS, Run, load, numeric_axis
 from analysis.pareto import front_line, pareto_front
 from analysis.stats import summarise, summarise_wide
@@ -895,6 +896,94 @@ def split_histogram(run: Run, hue: str | None = None) -> PlotResult | None:
     return PlotResult("split_histogram", title, caption, fig, counts)
 
 
+# ---------------------------------------------------------- comparisons
+
+
+def regret_figure(run: Run) -> PlotResult | None:
+    """Each policy's regret against the hindsight oracle, with paired-t CI bars.
+
+    Why: the oracle knows the channel and queues that actually occurred, so it
+    bounds what any scheduler could achieve; the height of a bar is how much a
+    real policy gives away.  One panel per metric (latency, device energy), a
+    group of bars per point of the other grid keys, one bar per policy; the
+    data are :func:`analysis.compare.regret_vs_oracle`.  ``None`` unless
+    ``scheduler.policy`` is a grid key with ``oracle`` among its values.
+    """
+    keys = _sweep_keys(run)
+    table = regret_vs_oracle(run.summary, keys, confidence=CONFIDENCE)
+    if table.empty:
+        return None
+    others = [k for k in keys if k != POLICY_KEY]
+    metrics = list(dict.fromkeys(table["metric"]))
+    policies = list(dict.fromkeys(table["policy"]))
+    points = (list(dict.fromkeys(map(tuple, table[others].astype(object)
+                                     .itertuples(index=False)))) if others else [()])
+    enc = _Encoding.build(run.summary, [POLICY_KEY], None)
+    fig = _new_figure(7.5, 2.6 * len(metrics) + 1.6)
+    axes = _panel_grid(fig, len(metrics), ncols=1)
+    width = 0.8 / len(policies)
+    handles: list[Any] = []
+    for ax, metric in zip(axes, metrics, strict=True):
+        part = table[table["metric"] == metric]
+        for pi, policy in enumerate(policies):
+            sel = part[part["policy"] == policy]
+            xs, heights, errs = [], [], []
+            for _, row in sel.iterrows():
+                point = tuple(row[k] for k in others)
+                xs.append(points.index(point) + (pi - (len(policies) - 1) / 2) * width)
+                heights.append(row["regret"])
+                errs.append(np.nan_to_num(row["half_width"]))
+            color = enc.props((policy,))["color"]
+            hatch = _HATCHES[pi % len(_HATCHES)]
+            ax.bar(xs, heights, width=width, color=color, hatch=hatch, edgecolor="white",
+                   linewidth=0.5)
+            ax.errorbar(xs, heights, yerr=errs, fmt="none", ecolor="black", capsize=2.5,
+                        elinewidth=1)
+            if ax is axes[0]:
+                handles.append(Patch(facecolor=color, hatch=hatch, edgecolor="white",
+                                     label=_level_text(policy)))
+        ax.axhline(0.0, color="0.2", linewidth=0.8)
+        ax.set_xticks(range(len(points)))
+        crowded = len(points) > 4
+        ax.set_xticklabels([_level_text(p) if p else "all" for p in points], fontsize=7,
+                           rotation=30 if crowded else 0, ha="right" if crowded else "center")
+        name = LABELS.get(metric, (metric, ""))[0]
+        scale_values = (part["regret"].abs() + part["half_width"].fillna(0.0)).to_numpy()
+        unit_label = _label(metric, scale_values, ax.yaxis)
+        ax.set_ylabel(f"Regret: {name.lower()}" + unit_label[len(name):], fontsize=8)
+        ax.set_title(name, fontsize=8)
+        ax.grid(axis="x", visible=False)
+    if others:
+        axes[-1].set_xlabel(" · ".join(_key_label(run, k) for k in others))
+    title = "Regret against the hindsight oracle"
+    what = (f"Each policy minus '{ORACLE}' (policy − oracle), paired by replication under "
+            "common random numbers, for each point of the other grid keys. The oracle "
+            "chooses every request's split and exit in hindsight, knowing the channel and "
+            "queues that actually occurred: it is the hindsight lower bound for the "
+            "scheduler's objective, so a bar above 0 is what a policy gives away by not "
+            "knowing the future (in a metric the policy does not optimise, a bar may fall "
+            "below 0)")
+    caption = _caption(run, what).replace("across replications",
+                                          "of the paired differences across replications")
+    legend = ([Line2D([], [], linestyle="none", marker="none"), *handles],
+              [_key_label(run, POLICY_KEY), *[str(h.get_label()) for h in handles]])
+    _finish(fig, title, caption, legend)
+    return PlotResult("regret_vs_oracle", title, caption, fig, table)
+
+
+def decision_counts_table(run: Run) -> pd.DataFrame | None:
+    """Fraction of requests at each split and each early exit per grid point.
+
+    The tidy :func:`analysis.compare.decision_counts` of ``requests.parquet``
+    (``None`` without it); :func:`plot_run` writes it as
+    ``plots/decision_counts.csv`` next to the split histogram.
+    """
+    req = run.requests
+    if req is None or not ({"split", "exit"} & set(req.columns)):
+        return None
+    return decision_counts(req, [k for k in run.sweep_keys if k in req.columns])
+
+
 # ----------------------------------------------------------------- driver
 
 
@@ -911,7 +1000,9 @@ def build_figures(run: Run, x: str | None = None, y: str | None = None,
     accuracy–latency trade-off; each headline metric against every numeric
     swept parameter (or per sweep point when nothing numeric is swept); and
     with ``requests.parquet`` the latency CDF, split decisions over time and
-    the split histogram.  ``hue`` overrides the key coloured in every figure.
+    the split histogram; and, when ``scheduler.policy`` is a grid key that
+    includes ``oracle``, each policy's regret against it.  ``hue`` overrides
+    the key coloured in every figure.
     Giving ``x`` or ``y`` draws just that figure: ``y`` (a metric, default
     mean latency) against ``x`` (a sweep key → lines with CI bands; a metric →
     scatter with CI bars and Pareto front).
@@ -935,6 +1026,9 @@ def build_figures(run: Run, x: str | None = None, y: str | None = None,
             result = fn(run, hue)
             if result is not None:
                 figures.append(result)
+        regret = regret_figure(run)
+        if regret is not None:
+            figures.append(regret)
         return figures
 
 
@@ -1009,7 +1103,9 @@ def plot_run(run_dir: str | Path, x: str | None = None, y: str | None = None,
              hue: str | None = None, fmt: str = "png") -> list[Path]:
     """Draw the figures for a run directory into ``RUN_DIR/plots/``.
 
-    Returns the figure paths (each has a ``.csv`` of its data beside it).
+    Returns the figure paths (each has a ``.csv`` of its data beside it); the
+    default set also writes ``decision_counts.csv`` (splits and exits per grid
+    point) when ``requests.parquet`` exists.
     Raises ``ValueError`` for an unknown ``x``/``y``/``hue``/``fmt`` (the CLI's
     bad-input case) and :class:`analysis.load.RunDirError` for a directory that
     is not a finished run.
@@ -1021,6 +1117,11 @@ def plot_run(run_dir: str | Path, x: str | None = None, y: str | None = None,
     paths: list[Path] = []
     for result in build_figures(run, x=x, y=y, hue=hue):
         paths.append(save(result, out_dir, fmt)[0])
+    if x is None and y is None:
+        decisions = decision_counts_table(run)
+        if decisions is not None:
+            csv = decisions.to_csv(index=False).encode()
+            atomic_write(out_dir / "decision_counts.csv", lambda fh: fh.write(csv))
     return paths
 
 
@@ -1030,6 +1131,7 @@ __all__ = [
     "accuracy_latency_tradeoff",
     "atomic_write",
     "build_figures",
+    "decision_counts_table",
     "latency_breakdown",
     "latency_cdf",
     "latency_energy_tradeoff",
@@ -1037,6 +1139,7 @@ __all__ = [
     "metrics_by_point",
     "metrics_vs_parameter",
     "plot_run",
+    "regret_figure",
     "save",
     "split_histogram",
     "split_over_time",

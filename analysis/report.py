@@ -22,6 +22,14 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.compare import (
+    ORACLE,
+    POLICY_KEY,
+    decision_counts,
+    decision_table,
+    has_oracle,
+    regret_vs_oracle,
+)
 from analysis.load import SUMMARY_METRICS, Run, load
 from analysis.pareto import pareto_front
 from analysis.plots import (
@@ -231,7 +239,11 @@ def _pareto_section(run: Run, wide: pd.DataFrame) -> tuple[str, pd.Series | None
 
 
 def _paired_section(run: Run) -> str:
-    """Each policy minus a reference policy, paired by replication (common random numbers)."""
+    """Each policy minus a reference policy, paired by replication (common random numbers).
+
+    Used when the run has no oracle; with one, :func:`_regret_section` shows
+    the same differences against it, with the oracle's own values.
+    """
     key = "scheduler.policy"
     if key not in run.sweep_keys or run.replications < 2:
         return ""
@@ -270,6 +282,73 @@ def _paired_section(run: Run) -> str:
             "for independent samples (last column, for comparison). An interval that excludes "
             "0 is a difference the replications resolve.</p>"
             + _table(header, rows, key_cols=len(others) + 2))
+
+
+def _regret_section(run: Run) -> str:
+    """Each policy minus the oracle (the hindsight bound), paired by replication."""
+    keys = run.sweep_keys
+    if run.replications < 2 or not has_oracle(run.summary, keys):
+        return ""
+    table = regret_vs_oracle(run.summary, keys, confidence=CONFIDENCE)
+    if table.empty:
+        return ""
+    others = [k for k in keys if k != POLICY_KEY]
+    header = [_e(k) for k in others] + [
+        "policy", "metric", "regret (policy − oracle)", "relative to oracle", "policy mean",
+        "oracle mean", "pairs", "unpaired ± (Welch)"]
+    rows = []
+    for _, d in table.iterrows():
+        metric = d["metric"]
+        scale = [abs(d["regret"])]
+        means = [d["policy_mean"], d["oracle_mean"]]
+        rel = d["relative_regret"]
+        rows.append([_e(d[k]) for k in others] + [
+            _e(d["policy"]), _e(LABELS.get(metric, (metric, ""))[0]),
+            _e(format_ci(d["regret"], d["half_width"], metric, scale)),
+            _e(f"{rel:+.1%}" if math.isfinite(rel) else "–"),
+            _e(format_ci(d["policy_mean"], math.nan, metric, means)),
+            _e(format_ci(d["oracle_mean"], math.nan, metric, means)),
+            _e(int(d["n"])),
+            _e(format_ci(d["regret"], d["unpaired_half_width"], metric, scale)
+               .split(" ± ")[-1] if math.isfinite(d["unpaired_half_width"]) else "–")])
+    return ("<h2 id=\"regret\">Regret against the oracle</h2>"
+            f"<p>Each policy minus <b>{_e(ORACLE)}</b>, the hindsight lower bound: the oracle "
+            "chooses every request's split and exit knowing the channel and queues that "
+            "actually occurred, so the regret is what a real policy gives away by not knowing "
+            "the future (in a metric a policy does not optimise it may be negative). Under "
+            "common random numbers replication <i>r</i> of every policy sees the same arrivals "
+            f"and channel, so the difference is paired by replication and its {CONFIDENCE:.0%} "
+            "paired-t interval is usually much narrower than the interval for independent "
+            "samples (last column, for comparison); one row per point of the other grid keys. "
+            "An interval that excludes 0 is a difference the replications resolve. Written as "
+            "<code>plots/regret_vs_oracle.csv</code> by <code>splitsim plot</code>.</p>"
+            + _table(header, rows, key_cols=len(others) + 2))
+
+
+def _decisions_section(run: Run) -> str:
+    """Share of requests at each split and at each early exit, per grid point."""
+    req = run.requests
+    if req is None:
+        return ""
+    keys = [k for k in run.sweep_keys if k in req.columns]
+    counts = decision_counts(req, keys)
+    if counts.empty:
+        return ""
+    table = decision_table(counts, keys)
+    blocks = [c for c in table.columns if c not in (*keys, "requests")]
+    header = [_e(k) for k in keys] + ["requests"] + [_e(c) for c in blocks]
+    rows = [[_e(r[k]) for k in keys] + [_e(f"{int(r['requests']):,}")]
+            + [_e(f"{r[c]:.1%}") if r[c] > 0 else "·" for c in blocks]
+            for _, r in table.iterrows()]
+    return ("<h2 id=\"decisions\">Decisions</h2>"
+            "<p>Share of requests at each split (<i>split b</i>: the first <i>b</i> blocks "
+            "run on the device, 0 = server-only) and at each early exit (<i>exit b</i>: the "
+            "request left at the exit after block <i>b</i>; <i>no exit</i>: it reached the "
+            "final classifier), from <code>requests.parquet</code>, pooled over replications "
+            "and devices; each group of columns adds up to 100% per row. The split histogram "
+            "above shows the same split shares. Written as "
+            "<code>plots/decision_counts.csv</code> by <code>splitsim plot</code>.</p>"
+            + _table(header, rows, key_cols=len(keys)))
 
 
 def _value_html(value: Any) -> str:
@@ -325,12 +404,18 @@ def render_report(run: Run, figures: Sequence[PlotResult] | None = None) -> str:
     wide = summarise_wide(run.summary, keys, metrics_all, CONFIDENCE)
     shown = [m for m in TABLE_METRICS if m in metrics_all and wide[f"{m}_mean"].notna().any()]
     pareto_html, front = _pareto_section(run, wide)
-    paired_html = _paired_section(run)
+    regret_html = _regret_section(run)
+    paired_html = "" if regret_html else _paired_section(run)
+    decisions_html = _decisions_section(run)
     version = run.manifest.get("version", "")
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = [("figures", "Figures"), ("points", "Sweep points"), ("pareto", "Pareto set")]
+    if regret_html:
+        nav.append(("regret", "Regret vs oracle"))
     if paired_html:
         nav.append(("paired", "Paired comparisons"))
+    if decisions_html:
+        nav.append(("decisions", "Decisions"))
     nav += [("scenario", "Scenario"), ("profiles", "Profiles"), ("manifest", "Manifest")]
     body = [
         "<!DOCTYPE html>",
@@ -356,7 +441,9 @@ def render_report(run: Run, figures: Sequence[PlotResult] | None = None) -> str:
         "</details>",
         '<h2 id="pareto">Pareto set</h2>',
         pareto_html,
+        regret_html,
         paired_html,
+        decisions_html,
         '<h2 id="scenario">Scenario</h2>',
         "<p>The resolved scenario exactly as run (<code>scenario.yaml</code>).</p>",
         f"<pre>{_e(run.scenario_text)}</pre>",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ from simulator.scenario import (
     DeviceSpec,
     LinearRadio,
     Scenario,
+    ServerSpec,
     configured_thresholds,
 )
 from simulator.schedulers import Decision, Hindsight, Observation, Outcome, Scheduler, resolve
@@ -46,6 +48,33 @@ RECORD_FIELDS = (
     "energy_j", "bytes_up", "correct", "uplink_rate_bps",
 )
 _ARRIVAL_CHUNK = 256  # inter-arrival times drawn per call; fixed, so streams are reproducible
+
+
+def background_arrivals(server: ServerSpec, rng: np.random.Generator
+                        ) -> Iterator[tuple[float, float]]:
+    """Arrival times (s) and service multipliers of background jobs, for ever.
+
+    Poisson at ``background.rate``; with a ``pattern`` a non-homogeneous Poisson
+    process drawn by thinning (Lewis & Shedler 1979): candidates at the peak
+    rate, each kept with probability rate(t) / peak.  Draws come in fixed-size
+    chunks, so the stream is reproducible.
+    """
+    bg = server.background
+    pattern = bg.pattern
+    peak = max(pattern) if pattern else 1.0
+    slot = bg.period / len(pattern) if pattern else 1.0
+    now = 0.0
+    while True:
+        gaps = rng.exponential(1.0 / (bg.rate * peak), _ARRIVAL_CHUNK).tolist()
+        mults = server.compute.variability.sample(rng, _ARRIVAL_CHUNK).tolist()
+        keeps = rng.random(_ARRIVAL_CHUNK).tolist() if pattern else None
+        for i, (gap, mult) in enumerate(zip(gaps, mults, strict=True)):
+            now += gap
+            if keeps is not None:
+                level = pattern[int((now % bg.period) // slot) % len(pattern)]
+                if keeps[i] * peak >= level:
+                    continue
+            yield now, mult
 
 
 class SchedulerError(RuntimeError):
@@ -443,18 +472,13 @@ class Replication:
         return begin - arrive, service
 
     def _background(self, srv: ServerState, index: int):
-        """Poisson background jobs of fixed mean work competing for the workers."""
+        """Other tenants' jobs arriving at ``srv`` (see ``background_arrivals``)."""
         env = self.env
-        bg = self.scenario.server.background
         rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND, index)
-        variability = self.scenario.server.compute.variability
-        nominal = bg.work / srv.speed
-        while True:
-            gaps = rng.exponential(1.0 / bg.rate, _ARRIVAL_CHUNK).tolist()
-            mults = variability.sample(rng, _ARRIVAL_CHUNK).tolist()
-            for gap, mult in zip(gaps, mults, strict=True):
-                yield env.timeout(gap)
-                env.process(self._background_job(srv, nominal, nominal * mult))
+        nominal = self.scenario.server.background.work / srv.speed
+        for at, mult in background_arrivals(self.scenario.server, rng):
+            yield env.timeout(at - env.now)
+            env.process(self._background_job(srv, nominal, nominal * mult))
 
     def _background_job(self, srv: ServerState, nominal: float, service: float):
         env = self.env

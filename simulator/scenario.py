@@ -178,8 +178,21 @@ class Background(_Strict):
     """Jobs from other tenants competing for the server's workers."""
 
     arrivals: Literal["poisson"] = "poisson"
-    rate: Frequency = Field(gt=0)
+    rate: Frequency = Field(gt=0, description="Mean arrival rate of background jobs (1/s).")
     work: Work = Field(gt=0, description="Work of one background job (FLOP).")
+    pattern: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
+        default=None, min_length=1, description=(
+            "Optional load curve: multipliers of `rate` over equal slices of `period`, "
+            "repeating (e.g. 24 hourly values for a diurnal cycle); the rate in slice i is "
+            "rate × pattern[i]."))
+    period: Duration = Field(default=86400.0, gt=0, description=(
+        "Length of one cycle of `pattern` (s), e.g. '24 h'."))
+
+    @model_validator(mode="after")
+    def _pattern_not_all_zero(self) -> Background:
+        if self.pattern is not None and max(self.pattern) <= 0:
+            raise ValueError("pattern needs at least one multiplier above 0")
+        return self
 
 
 class ServerSpec(_Strict):

@@ -17,7 +17,14 @@ import pytest
 import yaml
 
 import analysis
-from analysis.load import STAGE_METRICS, SUMMARY_METRICS, RunDirError, numeric_axis
+from analysis.load import (
+    STAGE_METRICS,
+    SUMMARY_METRICS,
+    RunDirError,
+    grid_keys,
+    infer_sweep_keys,
+    numeric_axis,
+)
 
 POLICIES = ["device-only", "server-only", "dynamic-split", "oracle"]
 VARIANTS = ["dense", "sparse-75"]
@@ -187,3 +194,66 @@ def test_numeric_axis_reads_numbers_and_unit_strings(values, expected, unit):
 @pytest.mark.parametrize("values", [["dense", "sparse-75"], [True, False], ["5 W", "2 s"]])
 def test_numeric_axis_rejects_categories(values):
     assert numeric_axis(pd.Series(values, dtype=object)) is None
+
+
+def _grid_run_dir(root: Path, manifest_keys: list[str] | None) -> Path:
+    """A run with cases × zip × sweep, as ``splitsim run`` writes it (``case`` first)."""
+    root.mkdir(parents=True, exist_ok=True)
+    cases = {"urban": {"channel.rtt": "60 ms"}, "rural": {}}  # not alphabetical
+    zipped = {"channel.uplink.rate": ["20 Mbps", "5 Mbps"], "server.workers": [1, 4]}
+    sweep = {"scheduler.policy": ["server-only", "oracle"]}
+    scenario = {"name": "grid", "seed": 1, "replications": 2, "sweep": sweep, "zip": zipped,
+                "cases": cases}
+    (root / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
+    rows = []
+    for case in cases:
+        for i in range(2):
+            for policy in sweep["scheduler.policy"]:
+                for r in range(2):
+                    rows.append({"case": case, "channel.uplink.rate": zipped[
+                        "channel.uplink.rate"][i], "server.workers": zipped["server.workers"][i],
+                        "scheduler.policy": policy, "replication": r, "seed": 1,
+                        **{m: 0.1 for m in SUMMARY_METRICS}})
+    pd.DataFrame(rows).to_parquet(root / "summary.parquet", index=False)
+    manifest: dict[str, Any] = {"seed": 1}
+    if manifest_keys is not None:
+        manifest["sweep_keys"] = manifest_keys
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+GRID_KEYS = ["case", "channel.uplink.rate", "server.workers", "scheduler.policy"]
+
+
+@pytest.mark.parametrize("manifest_keys", [GRID_KEYS, None], ids=["manifest", "scenario"])
+def test_grid_keys_include_zip_keys_and_case(tmp_path, manifest_keys):
+    run = analysis.load(_grid_run_dir(tmp_path / "run", manifest_keys))
+    assert run.sweep_keys == GRID_KEYS
+    assert run.sweep_points == 2 * 2 * 2  # cases × zip positions × policies, not a product
+    assert list(run.summary["case"].cat.categories) == ["urban", "rural"]
+    assert list(run.summary["channel.uplink.rate"].cat.categories) == ["5 Mbps", "20 Mbps"]
+    assert run.summary.groupby(run.sweep_keys, observed=True).size().eq(2).all()
+
+
+def test_manifest_sweep_keys_win_over_the_scenario(tmp_path):
+    # A manifest listing a key absent from the summary keeps only the present ones, in its order.
+    keys = ["scheduler.policy", "case", "not.a.column"]
+    run = analysis.load(_grid_run_dir(tmp_path / "run", keys))
+    assert run.sweep_keys == ["scheduler.policy", "case"]
+
+
+def test_grid_keys_fallback_order_and_bad_manifest():
+    scenario = {"sweep": {"a.b": [1, 2]}, "zip": {"c.d": [1], "e.f": [2]}, "cases": {"x": {}}}
+    assert grid_keys(scenario) == ["case", "c.d", "e.f", "a.b"]
+    assert grid_keys(scenario, {"sweep_keys": []}) == []
+    assert grid_keys(scenario, columns=["a.b", "case"]) == ["case", "a.b"]
+    with pytest.raises(RunDirError, match="sweep_keys"):
+        grid_keys(scenario, {"sweep_keys": "a.b"})
+    with pytest.raises(RunDirError, match="zip"):
+        grid_keys({"zip": ["c.d"]})
+
+
+def test_infer_sweep_keys_counts_the_case_column():
+    df = pd.DataFrame({"case": ["x"], "scheduler.policy": ["a"], "replication": [0],
+                       "latency_mean_s": [0.1]})
+    assert infer_sweep_keys(df) == ["case", "scheduler.policy"]

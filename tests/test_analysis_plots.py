@@ -68,7 +68,7 @@ def test_default_set_for_a_policy_variant_sweep_with_requests(ref_run):
     names = sorted(p.stem for p in (ref_run / "plots").glob("*.png"))
     assert names == sorted(["latency_breakdown", "tradeoff_latency_energy",
                             "tradeoff_accuracy_latency", "metrics_by_point", "latency_cdf",
-                            "split_over_time", "split_histogram"])
+                            "split_over_time", "split_histogram", "regret_vs_oracle"])
     for name in names:
         png = (ref_run / "plots" / f"{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 20_000

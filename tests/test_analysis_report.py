@@ -57,11 +57,11 @@ def test_report_is_written_into_the_run_directory(report):
 def test_figures_are_embedded_png_images_that_decode(report):
     _, page = report
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 7  # the default set for policy × variant with requests
+    assert len(images) == 8  # the default set for policy × variant with requests and oracle
     for b64 in images:
         img = Image.open(io.BytesIO(base64.b64decode(b64)))
         assert img.format == "PNG" and img.width > 500
-    assert page.count("<figcaption>") == 7
+    assert page.count("<figcaption>") == 8
 
 
 def test_nothing_is_loaded_from_outside_the_file(report):
@@ -107,11 +107,12 @@ def test_pareto_section_lists_exactly_the_non_dominated_points(report):
     assert sorted(rows) == sorted(p for p, flag in zip(means.index, on, strict=True) if flag)
 
 
-def test_paired_comparisons_against_the_oracle(report):
+def test_paired_comparisons_against_the_oracle_are_the_regret_section(report):
     _, page = report
-    section = _section(page, "paired")
-    assert "minus <b>oracle</b>" in section
+    section = _section(page, "regret")
+    assert "minus <b>oracle</b>, the hindsight lower bound" in section
     assert section.count("<tr>") == 1 + 2 * 3 * 2  # header + 2 metrics × 3 policies × 2 variants
+    assert 'id="paired"' not in page  # the same differences are not shown twice
 
 
 def test_scenario_profiles_and_manifest_are_shown(report):

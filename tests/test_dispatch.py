@@ -48,3 +48,27 @@ def test_each_server_gets_its_own_background_load() -> None:
     # Over the 20,000 requests' time span (20,000 / 5 per s) both servers see 20/s each.
     assert math.isclose(out.server["background_jobs"].mean() / 20000, 2 * 20 / 5,
                         rel_tol=0.02)
+
+
+def test_background_pattern_follows_its_load_curve() -> None:
+    # Thinning: in each quarter of a 40 s cycle the rate is 100/s × the pattern value,
+    # so over 50 cycles the jobs in quarter i are Poisson with mean 100 × 10 s × 50 × p_i.
+    from simulator.engine import background_arrivals
+    from simulator.scenario import ServerSpec
+
+    pattern = [0.1, 1.0, 0.5, 0.0]
+    spec = ServerSpec.model_validate({
+        "compute": {"speed": "1 TFLOPS"},
+        "background": {"rate": "100/s", "work": "1 MFLOP", "pattern": pattern,
+                       "period": "40 s"}})
+    times = []
+    for at, _ in background_arrivals(spec, np.random.default_rng(3)):
+        if at >= 2000.0:
+            break
+        times.append(at)
+    quarter = (np.asarray(times) % 40.0 // 10.0).astype(int)
+    counts = np.bincount(quarter, minlength=4)
+    for count, level in zip(counts, pattern, strict=True):
+        mean = 100 * 10 * 50 * level
+        assert abs(count - mean) <= 4 * math.sqrt(mean) + 1e-9, (count, mean)
+    assert counts[3] == 0
