@@ -45,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from simulator.montecarlo import Executor, TaskFactory, task_key
+from simulator.montecarlo import Executor, TaskFactory, TaskFailure, TasksFailedError, task_key
 from simulator.precision import (
     DEFAULT_MAX_REPLICATIONS,
     PrecisionError,
@@ -157,13 +157,20 @@ def execute(loaded: LoadedScenario, out: Path, *, overrides: Sequence[str] = (),
         total = sum(reps.values())
         progress.start(loaded.base.name, total, total - len(unfinished()))
         ran = 0
+        failures: list[TaskFailure] = []
         try:
             while True:
                 batch = [factory.task(p, r) for p, r in unfinished()]
-                for result in pool.map_unordered(batch):
+                for result in pool.map_unordered(batch, keep_going=True):
+                    if isinstance(result, TaskFailure):
+                        failures.append(result)
+                        progress.advance(0)
+                        continue
                     store.write_task(result)
                     ran += 1
                     progress.advance(result.simulated)
+                if failures:
+                    raise TasksFailedError(failures, len(batch), out)
                 if not targets:
                     break
                 precision = _assess(store, reps, targets)

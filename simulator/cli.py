@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from profiles.model import ProfileError
+from simulator.api import TasksFailedError
 from simulator.engine import SchedulerError
 from simulator.montecarlo import ExecutorError
 from simulator.precision import PrecisionError
@@ -67,6 +68,8 @@ def _reported() -> Iterator[None]:
         raise
     except BAD_INPUT as exc:
         _fail(exc, 2)
+    except TasksFailedError as exc:  # a plug-in's fault (2) or a dead worker (1)
+        _fail(exc, 2 if exc.bad_input else 1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(130) from None
@@ -77,7 +80,8 @@ def _reported() -> Iterator[None]:
 def _fail(exc: BaseException, code: int) -> None:
     if _state["debug"]:
         traceback.print_exception(exc, file=sys.stderr)
-    label = "error" if code == 2 else f"error ({type(exc).__name__})"
+    label = ("error" if code == 2 or isinstance(exc, TasksFailedError)
+             else f"error ({type(exc).__name__})")
     err_console.print(f"{label}: {exc}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

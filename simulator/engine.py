@@ -382,7 +382,12 @@ class Replication:
         start = env.now
         # 3. the scheduler decides from what the device can see
         true_rate = dev.uplink.rate_at(start)
-        decision = dev.scheduler.decide(self._observe(rid, dev, arrival, start))
+        try:
+            decision = dev.scheduler.decide(self._observe(rid, dev, arrival, start))
+        except Exception as exc:  # a plug-in's bug: name the policy, keep the cause
+            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' raised "
+                                 f"{type(exc).__name__} in decide() for request {rid} on "
+                                 f"device {dev.index}: {exc}") from exc
         split, thresholds = self._check(decision, dev)
         # 4. blocks 1..split on the device, leaving at a confident exit
         exit_col, dev_flops = self._device_part(rid, split, thresholds)

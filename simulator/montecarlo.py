@@ -19,9 +19,12 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,6 +82,63 @@ class TaskResult:
     @property
     def key(self) -> str:
         return task_key(self.point, self.replication)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that raised, or whose worker process died; the others go on.
+
+    ``bad_input`` marks failures caused by the user's input (a plug-in that
+    raises or returns an invalid decision); ``crashed`` a worker that died
+    (killed, out of memory) — an environment failure.
+    """
+
+    point: int
+    replication: int
+    message: str
+    bad_input: bool
+    crashed: bool = False
+
+    @property
+    def key(self) -> str:
+        return task_key(self.point, self.replication)
+
+
+def _failure(task: Task, exc: BaseException) -> TaskFailure:
+    from profiles.model import ProfileError
+    from simulator.engine import SchedulerError
+    from simulator.scenario import ScenarioError
+    from simulator.schedulers import PluginError
+
+    bad = isinstance(exc, SchedulerError | PluginError | ProfileError | ScenarioError)
+    text = str(exc) if bad else f"{type(exc).__name__}: {exc}"
+    return TaskFailure(task.point, task.replication, text, bad_input=bad)
+
+
+def _crash(task: Task) -> TaskFailure:
+    return TaskFailure(task.point, task.replication, "its worker process died (killed by a "
+                       "signal or out of memory)", bad_input=False, crashed=True)
+
+
+class TasksFailedError(RuntimeError):
+    """Some tasks failed; the finished ones are stored and ``--resume`` continues.
+
+    ``bad_input`` is true when every failure came from the user's input (a
+    plug-in), which the CLI reports with exit code 2; a dead worker is an
+    environment failure (exit code 1).
+    """
+
+    def __init__(self, failures: Sequence[TaskFailure], attempted: int, out: Path) -> None:
+        self.failures = sorted(failures, key=lambda f: (f.point, f.replication))
+        self.bad_input = all(f.bad_input for f in self.failures)
+        first = self.failures[0]
+        others = len(self.failures) - 1
+        more = f" (and {others} more task(s) failed the same way or otherwise)" if others else ""
+        super().__init__(
+            f"{len(self.failures)} of {attempted} task(s) failed; task {first.key} (sweep point "
+            f"{first.point}, replication {first.replication}): {first.message}{more}. The "
+            f"{attempted - len(self.failures)} finished task(s) are kept in {out / 'tasks'}; "
+            f"fix the cause and finish the run with --resume")
 
 
 @dataclass(frozen=True)
@@ -252,34 +312,93 @@ class Executor:
 
     # -- running
 
-    def map_unordered(self, todo: Iterable[Task]) -> Iterator[TaskResult]:
-        """Run ``todo``, yielding each result as it finishes (any order)."""
+    def map_unordered(self, todo: Iterable[Task], keep_going: bool = False
+                      ) -> Iterator[TaskResult | TaskFailure]:
+        """Run ``todo``, yielding each result as it finishes (any order).
+
+        With ``keep_going`` a task that raises, or whose worker dies, is
+        yielded as a ``TaskFailure`` and the other tasks go on; without it the
+        first error propagates.
+        """
         todo = list(todo)
         if not todo:
             return iter(())
         if self.kind == "serial" or (self.kind == "local" and len(todo) == 1
                                      and self._pool is None):
-            return (run_task(t) for t in todo)
+            return self._serial(todo, keep_going)
         if self.kind == "local":
-            return self._local(todo)
-        return self._dask(todo)
+            return self._local(todo, keep_going)
+        return self._dask(todo, keep_going)
 
-    def _local(self, todo: list[Task]) -> Iterator[TaskResult]:
+    @staticmethod
+    def _serial(todo: list[Task], keep_going: bool) -> Iterator[TaskResult | TaskFailure]:
+        for task in todo:
+            try:
+                result = run_task(task)
+            except Exception as exc:
+                if not keep_going:
+                    raise
+                yield _failure(task, exc)
+            else:
+                yield result
+
+    def _local(self, todo: list[Task], keep_going: bool
+               ) -> Iterator[TaskResult | TaskFailure]:
+        """A process pool; a pool broken by a dying worker is replaced.
+
+        When a worker dies every task in flight fails with it, so those tasks
+        are rerun one at a time in a pool of their own: the one that kills its
+        worker again is reported, the others finish.
+        """
         n_workers = self.workers or os.cpu_count() or 1
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=n_workers)
-        pending = iter(todo)
-        running: set[Future] = {self._pool.submit(run_task, t) for t in
-                                itertools.islice(pending, _IN_FLIGHT_PER_WORKER * n_workers)}
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                for task in pending:
-                    running.add(self._pool.submit(run_task, task))
-                    break
-                yield future.result()
+        pending = deque(todo)
+        window = _IN_FLIGHT_PER_WORKER * n_workers
+        while pending:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=n_workers)
+            running: dict[Future, Task] = {}
+            suspects: list[Task] = []
+            while pending and len(running) < window:
+                task = pending.popleft()
+                running[self._pool.submit(run_task, task)] = task
+            while running and not suspects:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    exc = future.exception()
+                    if exc is None:
+                        yield future.result()
+                    elif not keep_going:
+                        raise exc
+                    elif isinstance(exc, BrokenProcessPool):
+                        suspects = [task, *running.values()]
+                        running.clear()
+                        break
+                    else:
+                        yield _failure(task, exc)
+                while not suspects and pending and len(running) < window:
+                    task = pending.popleft()
+                    running[self._pool.submit(run_task, task)] = task
+            if suspects:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+                for task in suspects:
+                    yield from self._isolated(task)
 
-    def _dask(self, todo: list[Task]) -> Iterator[TaskResult]:
+    @staticmethod
+    def _isolated(task: Task) -> Iterator[TaskResult | TaskFailure]:
+        """Run one task in a process of its own, to tell a crash from a bystander."""
+        with ProcessPoolExecutor(max_workers=1) as solo:
+            future = solo.submit(run_task, task)
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                yield _crash(task)
+            except Exception as exc:
+                yield _failure(task, exc)
+
+    def _dask(self, todo: list[Task], keep_going: bool = False
+              ) -> Iterator[TaskResult | TaskFailure]:
         from distributed import as_completed
 
         client = self._connect()
@@ -287,11 +406,21 @@ class Executor:
         pending = iter(todo)
         first = [client.submit(run_task, t, pure=False) for t in itertools.islice(pending, window)]
         queue = as_completed(first)
+        tasks_of = dict(zip(first, itertools.islice(todo, window), strict=True))
         for future in queue:
-            result = future.result()
+            task = tasks_of.pop(future)
+            try:
+                result = future.result()
+            except Exception as exc:
+                if not keep_going:
+                    raise
+                crashed = type(exc).__name__ == "KilledWorker"
+                result = _crash(task) if crashed else _failure(task, exc)
             future.release()
-            for task in pending:
-                queue.add(client.submit(run_task, task, pure=False))
+            for nxt in pending:
+                submitted = client.submit(run_task, nxt, pure=False)
+                tasks_of[submitted] = nxt
+                queue.add(submitted)
                 break
             yield result
 
