@@ -222,6 +222,11 @@ def _type(node: dict[str, Any]) -> str:
         return f'`"{node["const"]}"`'
     if "enum" in node:
         return " \\| ".join(f'`"{v}"`' for v in node["enum"])
+    options = node.get("anyOf", [])
+    if {n.get("type") for n in options} == {"number", "string"} and any(
+            "pattern" in n for n in options):  # a quantity (simulator.units)
+        number = next(n for n in options if n.get("type") == "number")
+        return f"{_type(number)} or unit string"
     for key in ("oneOf", "anyOf"):
         if key in node:
             parts = [_type(n) for n in node[key] if n.get("type") != "null"]
@@ -346,9 +351,10 @@ def render() -> str:
         "",
         "!!! note \"Quantities take unit strings\"",
         "    A field with a unit accepts a number in that SI unit (`rtt: 0.03`) or a "
-        "string with a unit (`rtt: 30 ms`). The JSON Schema types such fields as "
-        "`number`; the loader converts the strings before validation. A string of the "
-        "wrong kind (`rtt: 5 W`) is refused with the list of allowed units.",
+        "string with a unit (`rtt: 30 ms`); the JSON Schema says the same (a number, "
+        "or a string of a number and a unit) and the loader converts the strings before "
+        "validation. A string of the wrong kind (`rtt: 5 W`) is refused with the list "
+        "of allowed units.",
         "",
         "## Units",
         "",

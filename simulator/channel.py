@@ -49,6 +49,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -579,9 +580,13 @@ def _parse_db(value: object) -> float:
     return db
 
 
-Bandwidth = Annotated[float, BeforeValidator(_parse_hz)]
+Bandwidth = Annotated[float, BeforeValidator(_parse_hz), WithJsonSchema(
+    {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+     "description": "Bandwidth: Hz, or a string such as '20 MHz'."})]
 """Bandwidth in Hz ("20 MHz"); a bare number is Hz."""
-Decibel = Annotated[float, BeforeValidator(_parse_db)]
+Decibel = Annotated[float, BeforeValidator(_parse_db), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string"}],
+     "description": "Decibels: a number or a string such as '15 dB'."})]
 """A level in dB ("15 dB"); a bare number is dB."""
 
 

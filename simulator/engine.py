@@ -14,7 +14,6 @@ random numbers).  Units: s, bit, byte, FLOP, W, J.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from simulator.costs import RadioPower, SystemModel
 from simulator.dispatch import Dispatcher
 from simulator.estimators import BacklogHistory, RateEstimator
 from simulator.exits import draw_exits
-from simulator.fifo import FifoStation
+from simulator.fifo import FifoStation, WorkerPool
 from simulator.scenario import (
     DeviceSpec,
     LinearRadio,
@@ -101,18 +100,39 @@ class DeviceState:
     transmit_j: float = 0.0
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Requests collected for one batch: (FLOP, multiplier, nominal s) each."""
+
+    full: simpy.Event
+    done: simpy.Event
+    items: list = field(default_factory=list)
+
+
 @dataclass
 class ServerState:
-    """The edge server: ``workers`` FIFO workers shared by devices and background jobs.
+    """The edge server: one FIFO queue in front of workers shared by devices and background jobs.
 
-    It tracks the integrals needed to check Little's law and the utilisation
+    Workers are numbered fastest first (``speeds``); a job that starts takes the
+    fastest free one and runs ``work / speeds[worker] × multiplier``.  It
+    tracks the integrals needed to check Little's law and the utilisation
     against queueing theory, and the nominal work in the system for the
     backlog it reports to devices.
+
+    Nominal work is counted at the *mean* worker speed ``speed`` (with one
+    class, the speed): a job of ``w`` FLOP adds ``w / speed`` s, and the
+    backlog divides by the number of workers, so it is the work in the system
+    over the total speed.  With several classes this is an approximation: a
+    job in service is assumed to end ``w / speed`` after it started, whatever
+    worker runs it.  With ``server.batching`` a request counts from its arrival
+    (while its batch fills) and a batch counts the sum of its requests' nominal
+    work: the batching speed-up is ignored.
     """
 
-    workers: FifoStation
+    workers: WorkerPool
     speed: float
     n_workers: int
+    speeds: tuple[float, ...]
     queued_work_s: float = 0.0        # nominal service of jobs waiting
     in_service_end_sum: float = 0.0   # Σ (start + nominal service) of jobs in service
     in_service: int = 0
@@ -122,6 +142,11 @@ class ServerState:
     busy: int = 0
     last_change: float = 0.0
     background_jobs: int = 0
+    open_batch: _Batch | None = None  # with server.batching: the batch still filling
+
+    def hold(self, now: float, nominal: float) -> None:
+        """A request of ``nominal`` seconds joined the open batch at ``now`` (batching)."""
+        self.queued_work_s += nominal
 
     def advance(self, now: float) -> None:
         dt = now - self.last_change
@@ -129,20 +154,20 @@ class ServerState:
         self.busy_area += self.busy * dt
         self.last_change = now
 
-    def enqueue(self, now: float, nominal: float, actual: float) -> None:
-        """A job of ``nominal`` (drawn: ``actual``) seconds joined the queue at ``now``."""
+    def enqueue(self, now: float, nominal: float, work: float, mult: float) -> None:
+        """A job of ``work`` FLOP (``nominal`` s, multiplier ``mult``) joined at ``now``."""
         self.queued_work_s += nominal
 
-    def start_service(self, now: float, nominal: float, actual: float) -> None:
-        """A queued job of ``nominal`` seconds got a worker at ``now``."""
+    def start_service(self, now: float, nominal: float, worker: int, service: float) -> None:
+        """A queued job of ``nominal`` seconds got ``worker`` (for ``service`` s) at ``now``."""
         self.advance(now)
         self.queued_work_s -= nominal
         self.in_service += 1
         self.in_service_end_sum += now + nominal
         self.busy += 1
 
-    def end_service(self, now: float, begin: float, nominal: float) -> None:
-        """The job that started at ``begin`` left its worker at ``now``."""
+    def end_service(self, now: float, begin: float, nominal: float, worker: int) -> None:
+        """The job that started at ``begin`` left ``worker`` at ``now``."""
         self.advance(now)
         self.busy -= 1
         self.in_service -= 1
@@ -164,34 +189,37 @@ class WatchedServerState(ServerState):
     Used only when ``scheduler.backlog_delay > 0`` or the policy is
     clairvoyant, so the plain server pays nothing for it: ``history`` gives
     the backlog as it was ``delay`` ago; ``queued_actual`` / ``ends_actual``
-    (drawn service times of the queued jobs, FIFO; end times of the jobs in
-    service) give the exact wait of a job joining now.
+    ((work, multiplier) of the queued jobs, FIFO; end time of each busy
+    worker) give the exact wait of a job joining now.
     """
 
     history: BacklogHistory | None = None
     queued_actual: deque = field(default_factory=deque)
-    ends_actual: list = field(default_factory=list)
+    ends_actual: dict = field(default_factory=dict)
 
     def _record(self, now: float) -> None:
         if self.history is not None:
             self.history.record(now, self.queued_work_s, self.in_service_end_sum,
                                 self.in_service)
 
-    def enqueue(self, now: float, nominal: float, actual: float) -> None:
+    def hold(self, now: float, nominal: float) -> None:
         self.queued_work_s += nominal
-        self.queued_actual.append(actual)
         self._record(now)
 
-    def start_service(self, now: float, nominal: float, actual: float) -> None:
-        super().start_service(now, nominal, actual)
+    def enqueue(self, now: float, nominal: float, work: float, mult: float) -> None:
+        self.queued_work_s += nominal
+        self.queued_actual.append((work, mult))
+        self._record(now)
+
+    def start_service(self, now: float, nominal: float, worker: int, service: float) -> None:
+        super().start_service(now, nominal, worker, service)
         self.queued_actual.popleft()
-        self.ends_actual.append(now + actual)
+        self.ends_actual[worker] = now + service
         self._record(now)
 
-    def end_service(self, now: float, begin: float, nominal: float) -> None:
-        super().end_service(now, begin, nominal)
-        ends = self.ends_actual
-        ends.remove(min(ends, key=lambda e: abs(e - now)))
+    def end_service(self, now: float, begin: float, nominal: float, worker: int) -> None:
+        super().end_service(now, begin, nominal, worker)
+        del self.ends_actual[worker]
         self._record(now)
 
     def reported_backlog_s(self, now: float) -> float:
@@ -200,12 +228,21 @@ class WatchedServerState(ServerState):
         return self.history.reported(now)
 
     def free_at(self, now: float) -> float:
-        """When a job joining the FIFO queue at ``now`` gets a worker, if none arrives after it."""
-        free = sorted(self.ends_actual) + [now] * (self.n_workers - len(self.ends_actual))
-        heapq.heapify(free)
-        for service in self.queued_actual:
-            heapq.heappush(free, max(heapq.heappop(free), now) + service)
-        return max(free[0], now)
+        """When a job joining the FIFO queue at ``now`` gets a worker, if none arrives after it.
+
+        Replays the queue: each queued job starts when a worker frees and takes
+        the fastest worker free then (the lowest number).  With batching, closed
+        batches are in the queue; the open batch a request would join is not
+        foreseen (nor the wait for it to close).
+        """
+        ends = self.ends_actual
+        speeds = self.speeds
+        free = [max(ends.get(w, now), now) for w in range(self.n_workers)]
+        for work, mult in self.queued_actual:
+            start = min(free)
+            worker = free.index(start)
+            free[worker] = start + work / speeds[worker] * mult
+        return min(free)
 
 
 @dataclass
@@ -233,6 +270,8 @@ class Replication:
         self.env = simpy.Environment()
         srv = scenario.server
         self.servers = [self._make_server() for _ in range(srv.count)]
+        self.batching = srv.batching
+        self.batch_shared = 0.0 if srv.batching is None else srv.batching.shared
         uniforms = (stream(seed, replication, Component.DISPATCH).random(n)
                     if srv.count > 1 and srv.dispatch == "random" else np.empty(0))
         self.dispatcher = Dispatcher(srv.dispatch, self.servers, uniforms)
@@ -255,13 +294,14 @@ class Replication:
         """One edge server; watched (history, actual work) only when someone needs it."""
         srv = self.scenario.server
         delay = self.scenario.scheduler.backlog_delay
+        speeds = srv.worker_speeds
+        n = len(speeds)
         if delay > 0 or resolve(self.scenario.scheduler.policy).clairvoyant:
             return WatchedServerState(
-                FifoStation(self.env, srv.workers), speed=srv.compute.speed,
-                n_workers=srv.workers,
-                history=BacklogHistory(delay, srv.workers) if delay > 0 else None)
-        return ServerState(FifoStation(self.env, srv.workers), speed=srv.compute.speed,
-                           n_workers=srv.workers)
+                WorkerPool(self.env, n), speed=srv.mean_speed, n_workers=n, speeds=speeds,
+                history=BacklogHistory(delay, n) if delay > 0 else None)
+        return ServerState(WorkerPool(self.env, n), speed=srv.mean_speed, n_workers=n,
+                           speeds=speeds)
 
     def _server_free_at(self, now: float) -> float:
         """Earliest time a worker frees on any server (the oracle's view of the edge)."""
@@ -299,7 +339,7 @@ class Replication:
                                else RadioPower(0.0, float(radio)))
                 system = SystemModel.build(
                     self.model, device_speed=spec.compute.speed,
-                    server_speed=sc.server.compute.speed, server_workers=sc.server.workers,
+                    server_speed=sc.server.mean_speed, server_workers=sc.server.total_workers,
                     compute_power_w=spec.power.compute, idle_power_w=spec.power.idle,
                     radio=radio_power, rtt_s=sc.channel.rtt, thresholds=self.thresholds)
                 scheduler = sc.scheduler.build()
@@ -458,45 +498,94 @@ class Replication:
         """Queue for a server worker and run ``flops``; returns (wait s, service s)."""
         env = self.env
         srv = self.dispatcher.choose(env.now, rid)
+        if self.batching is not None:
+            return (yield from self._serve_batched(srv, flops, rid))
         nominal = flops / srv.speed
-        service = nominal * self.server_mult[rid]
+        mult = self.server_mult[rid]
         arrive = env.now
         srv.advance(arrive)
         srv.in_system += 1
-        srv.enqueue(arrive, nominal, service)
-        wait = srv.workers.acquire()
-        if wait is not None:
-            yield wait
+        srv.enqueue(arrive, nominal, flops, mult)
+        worker = srv.workers.acquire()
+        if worker.__class__ is not int:  # all busy: wait for one to be handed over
+            worker = yield worker
         begin = env.now
-        srv.start_service(begin, nominal, service)
+        service = flops / srv.speeds[worker] * mult
+        srv.start_service(begin, nominal, worker, service)
         if service > 0.0:
             yield env.timeout(service)
-        srv.end_service(env.now, begin, nominal)
+        srv.end_service(env.now, begin, nominal, worker)
         srv.in_system -= 1
-        srv.workers.release()
+        srv.workers.release(worker)
         return begin - arrive, service
+
+    def _serve_batched(self, srv: ServerState, flops: float, rid: int):
+        """Join ``srv``'s open batch (see ``Batching``); returns (wait s, service s)."""
+        env = self.env
+        arrive = env.now
+        nominal = flops / srv.speed
+        srv.advance(arrive)
+        srv.in_system += 1
+        srv.hold(arrive, nominal)
+        batch = srv.open_batch
+        if batch is None:
+            batch = srv.open_batch = _Batch(env.event(), env.event())
+            env.process(self._run_batch(srv, batch))
+        batch.items.append((flops, self.server_mult[rid], nominal))
+        if len(batch.items) == self.batching.size:
+            srv.open_batch = None  # full: later arrivals start a new batch
+            batch.full.succeed()
+        begin, service = yield batch.done
+        srv.in_system -= 1
+        return begin - arrive, service
+
+    def _run_batch(self, srv: ServerState, batch: _Batch):
+        """Close ``batch`` when full or timed out, queue it for a worker, run it."""
+        env = self.env
+        if not batch.full.triggered:
+            yield batch.full | env.timeout(self.batching.timeout)
+        if srv.open_batch is batch:
+            srv.open_batch = None
+        times = [f * m for f, m, _ in batch.items]  # work × multiplier (FLOP)
+        shared = self.batch_shared
+        work = shared * max(times) + (1.0 - shared) * sum(times)
+        nominal = sum(n for _, _, n in batch.items)
+        srv.enqueue(env.now, 0.0, work, 1.0)  # its requests' nominal work is held already
+        worker = srv.workers.acquire()
+        if worker.__class__ is not int:
+            worker = yield worker
+        begin = env.now
+        service = work / srv.speeds[worker]
+        srv.start_service(begin, nominal, worker, service)
+        if service > 0.0:
+            yield env.timeout(service)
+        srv.end_service(env.now, begin, nominal, worker)
+        srv.workers.release(worker)
+        batch.done.succeed((begin, service))
 
     def _background(self, srv: ServerState, index: int):
         """Other tenants' jobs arriving at ``srv`` (see ``background_arrivals``)."""
         env = self.env
         rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND, index)
-        nominal = self.scenario.server.background.work / srv.speed
+        work = self.scenario.server.background.work
+        nominal = work / srv.speed
         for at, mult in background_arrivals(self.scenario.server, rng):
             yield env.timeout(at - env.now)
-            env.process(self._background_job(srv, nominal, nominal * mult))
+            env.process(self._background_job(srv, work, nominal, mult))
 
-    def _background_job(self, srv: ServerState, nominal: float, service: float):
+    def _background_job(self, srv: ServerState, work: float, nominal: float, mult: float):
         env = self.env
-        srv.enqueue(env.now, nominal, service)
-        wait = srv.workers.acquire()
-        if wait is not None:
-            yield wait
+        srv.enqueue(env.now, nominal, work, mult)
+        worker = srv.workers.acquire()
+        if worker.__class__ is not int:
+            worker = yield worker
         begin = env.now
-        srv.start_service(begin, nominal, service)
+        service = work / srv.speeds[worker] * mult
+        srv.start_service(begin, nominal, worker, service)
         yield env.timeout(service)
-        srv.end_service(env.now, begin, nominal)
+        srv.end_service(env.now, begin, nominal, worker)
         srv.background_jobs += 1
-        srv.workers.release()
+        srv.workers.release(worker)
 
     # -------------------------------------------------------------- helpers
 

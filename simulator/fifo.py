@@ -10,6 +10,7 @@ the queue.  Same FIFO semantics, about half the events per visit.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappop, heappush
 
 import simpy
 
@@ -43,4 +44,41 @@ class FifoStation:
     @property
     def queue_length(self) -> int:
         """Jobs waiting for a server (not counting those in service)."""
+        return len(self.waiting)
+
+
+class WorkerPool:
+    """A FIFO queue in front of numbered workers; a job that starts takes the lowest free number.
+
+    Workers are numbered fastest first (``ServerSpec.worker_speeds``), so the
+    lowest free number is the fastest free worker.  ``acquire()`` returns that
+    number at once (an ``int``, no event) or an event whose value is the number
+    handed over by ``release(worker)``; same event economy as ``FifoStation``.
+    """
+
+    __slots__ = ("capacity", "env", "free", "waiting")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.free = list(range(capacity))  # a heap of free worker numbers
+        self.waiting: deque[simpy.Event] = deque()
+
+    def acquire(self) -> int | simpy.Event:
+        if self.free:
+            return heappop(self.free)
+        event = self.env.event()
+        self.waiting.append(event)
+        return event
+
+    def release(self, worker: int) -> None:
+        """Free ``worker``: give it to the longest-waiting job, if any."""
+        if self.waiting:
+            self.waiting.popleft().succeed(worker)
+        else:
+            heappush(self.free, worker)
+
+    @property
+    def queue_length(self) -> int:
+        """Jobs waiting for a worker (not counting those in service)."""
         return len(self.waiting)

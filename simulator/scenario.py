@@ -36,7 +36,7 @@ from pydantic import (
 from profiles.model import Block, ExitHead, ModelProfile, ParametricExit, ProfileError
 from simulator.channel import LinkSpec
 from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Speed, Work
-from simulator.variability import Variability, VariabilitySpec
+from simulator.variability import Variability, VariabilitySpec, shorthand_schema
 
 
 class ScenarioError(ValueError):
@@ -195,9 +195,77 @@ class Background(_Strict):
         return self
 
 
+class ServerCompute(_Strict):
+    speed: Speed | None = Field(default=None, gt=0, description=(
+        "Speed of each worker (FLOP/s), e.g. '8 GFLOPS'; required unless `classes` is given, "
+        "and not allowed with it."))
+    variability: VariabilitySpec = Field(default=Variability(), description=(
+        "deterministic, exponential, or {dist: gamma|lognormal, cv: 0.5}; mean = work/speed "
+        "of the worker that runs the job."))
+
+
+class WorkerClass(_Strict):
+    """Identical workers of one speed (``server.classes``)."""
+
+    workers: int = Field(ge=1, description="Workers of this class.")
+    speed: Speed = Field(gt=0, description="Speed of each worker of this class (FLOP/s).")
+
+
+class Batching(_Strict):
+    """Requests served several at a time by one worker (``server.batching``).
+
+    Offloaded requests reaching a server join its open batch; the batch closes
+    when it holds ``size`` requests or ``timeout`` after its first request
+    arrived, whichever is first, then queues (FIFO, with background jobs, which
+    are never batched) for the fastest free worker.  A batch whose requests
+    would take t_1..t_n alone on that worker (work / speed × multiplier) runs
+    for ``a·max(t_i) + (1 − a)·Σ t_i``: a fraction ``a`` of a request's time is
+    shared by the batch (e.g. loading weights), the rest is per request.  With
+    equal requests of time t this is ``t·(a + (1 − a)·n)`` = base + per_item·n,
+    one request alone takes t, and ``a`` is set by the full batch's ``speedup``:
+    k requests take ``k·t / speedup``, so ``a = (k − k/speedup) / (k − 1)``.
+    """
+
+    size: int = Field(ge=1, description="Most requests in one batch (k).")
+    timeout: Duration = Field(ge=0, description=(
+        "Longest a batch waits for more requests after its first arrived (s), e.g. '20 ms'."))
+    speedup: float = Field(default=1.0, ge=1, allow_inf_nan=False, description=(
+        "Throughput gain of a full batch over serving its requests one by one: a full "
+        "batch of equal requests of time t takes size·t/speedup (1 ≤ speedup ≤ size)."))
+
+    @model_validator(mode="after")
+    def _speedup_at_most_size(self) -> Batching:
+        if self.speedup > self.size:
+            raise ValueError(f"speedup {self.speedup:g} is more than size {self.size}: a full "
+                             f"batch cannot take less than one request's time")
+        return self
+
+    @property
+    def shared(self) -> float:
+        """Fraction ``a`` of a request's time shared by its batch (0 for size 1)."""
+        k = self.size
+        return 0.0 if k == 1 else (k - k / self.speedup) / (k - 1)
+
+
 class ServerSpec(_Strict):
-    workers: int = Field(default=1, ge=1, description="FIFO workers per server.")
-    compute: Compute
+    """An edge server: one FIFO queue in front of its workers.
+
+    Workers are either ``workers`` identical ones of speed ``compute.speed`` or
+    ``classes`` of different speeds; a job that starts takes the fastest free
+    worker and runs ``work / speed × multiplier`` on it.
+    """
+
+    workers: int = Field(default=1, ge=1, description=(
+        "Identical FIFO workers per server, each of speed compute.speed (not with `classes`)."))
+    classes: list[WorkerClass] | None = Field(default=None, min_length=1, description=(
+        "Worker classes instead of `workers` + `compute.speed`, e.g. [{workers: 2, speed: "
+        "10 TFLOPS}, {workers: 1, speed: 2 TFLOPS}]; a starting job takes the fastest free "
+        "worker."))
+    compute: ServerCompute = Field(default=ServerCompute(), description=(
+        "Worker speed (without `classes`) and the service-time variability."))
+    batching: Batching | None = Field(default=None, description=(
+        "Serve requests (not background jobs) in batches: {size: 4, timeout: '20 ms', "
+        "speedup: 2.5}; none = one at a time."))
     background: Background | None = Field(default=None, description=(
         "Other tenants' jobs; each server gets its own stream of them."))
     count: int = Field(default=1, ge=1, description="Identical servers behind a dispatcher.")
@@ -205,6 +273,41 @@ class ServerSpec(_Strict):
         default="least-loaded", description=(
             "How requests are routed to servers: least reported backlog, in turn, or "
             "uniformly at random."))
+
+    @model_validator(mode="after")
+    def _one_worker_form(self) -> ServerSpec:
+        if self.classes is None:
+            if self.compute.speed is None:
+                raise ValueError("give the workers' speed: compute.speed (with `workers`), "
+                                 "or worker classes: classes: [{workers: 2, speed: ...}]")
+            return self
+        given = [f"`{k}`" for k, v in (("workers", "workers" in self.model_fields_set),
+                                       ("compute.speed", self.compute.speed is not None)) if v]
+        if given:
+            raise ValueError(f"give either `classes` or `workers` + `compute.speed`, not both "
+                             f"(remove {' and '.join(given)})")
+        return self
+
+    @property
+    def worker_speeds(self) -> tuple[float, ...]:
+        """Speed of each worker of one server (FLOP/s), fastest first."""
+        if self.classes is None:
+            return (float(self.compute.speed),) * self.workers
+        return tuple(sorted((float(c.speed) for c in self.classes for _ in range(c.workers)),
+                            reverse=True))
+
+    @property
+    def total_workers(self) -> int:
+        """Workers of one server."""
+        return len(self.worker_speeds)
+
+    @property
+    def mean_speed(self) -> float:
+        """Mean worker speed (FLOP/s): the speed nominal work and backlogs are counted at."""
+        if self.classes is None:
+            return float(self.compute.speed)
+        speeds = self.worker_speeds
+        return sum(speeds) / len(speeds)
 
 
 class EstimatorSpec(_Strict):
@@ -235,7 +338,9 @@ class SchedulerSpec(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     policy: str
-    estimator: Annotated[EstimatorSpec, BeforeValidator(_estimator_shorthand)] = EstimatorSpec()
+    estimator: Annotated[EstimatorSpec, BeforeValidator(_estimator_shorthand),
+                         shorthand_schema(EstimatorSpec, ("oracle", "last", "ewma",
+                                                          "harmonic"))] = EstimatorSpec()
     thresholds: float | list[float] | None = Field(default=None, description=(
         "Early-exit confidence thresholds: one for every exit head, or one per head in "
         "block order; omitted = exits off."))
@@ -792,8 +897,7 @@ def load_warnings(scenario: Scenario, values: Mapping[str, Any],
     if scenario.server.background is not None:
         offered += (scenario.server.count * scenario.server.background.rate
                     * scenario.server.background.work)
-    rho = offered / (scenario.server.compute.speed * scenario.server.workers
-                     * scenario.server.count)
+    rho = offered / (sum(scenario.server.worker_speeds) * scenario.server.count)
     if split < model.depth and rho >= 1.0:
         warnings.append(f"server utilisation is {rho:.2f} ≥ 1{at}: its queue grows without "
                         f"bound and latencies depend on the horizon")

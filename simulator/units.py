@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
@@ -127,6 +127,27 @@ def _validator(table: dict[str, float], kind: str, examples: str):
     return BeforeValidator(parse)
 
 
+class _QuantityJsonSchema:
+    """What ``splitsim schema`` says of a quantity: a number (SI) or a unit string.
+
+    Without it the exported JSON Schema would say "number" and reject the
+    unit strings every scenario uses.  The number branch keeps the field's
+    own bounds (``gt=0`` and the like).
+    """
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [handler(core_schema),
+                          {"type": "string", "pattern": _QUANTITY_PATTERN}]}
+
+
+_QUANTITY_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*\S*\s*$"
+
+
+def _quantity(table: dict[str, float], kind: str, examples: str) -> object:
+    """An annotated float type: parses ``kind`` unit strings, rejects bad values."""
+    return Annotated[float, _validator(table, kind, examples), _QuantityJsonSchema()]
+
+
 def parse_bytes(value: object) -> float:
     """Data size in bytes ("64 KiB", "12288 B", "2 Mbit")."""
     return parse_quantity(value, DATA_BYTES, "data size", "'64 KiB', '1.5 MB', '800 bit'")
@@ -144,13 +165,13 @@ def parse_time(value: object) -> float:
 
 # Annotated float types for the scenario schema: each parses its unit strings
 # and rejects negative, NaN and infinite values.
-Bytes = Annotated[float, _validator(DATA_BYTES, "data size", "'64 KiB', '1.5 MB', '800 bit'")]
-Rate = Annotated[float, _validator(RATE_BPS, "data rate", "'20 Mbps', '500 kbps', '1 Gbps'")]
-Duration = Annotated[float, _validator(TIME_S, "duration", "'40 ms', '2 s', '1 min'")]
-Power = Annotated[float, _validator(POWER_W, "power", "'3 W', '300 mW'")]
-Energy = Annotated[float, _validator(ENERGY_J, "energy", "'2 J', '15 mJ'")]
-Work = Annotated[float, _validator(WORK_FLOP, "amount of work", "'2 GFLOP', '300 MMAC'")]
-Speed = Annotated[float, _validator(SPEED_FLOPS, "compute speed", "'20 GFLOPS', '10 TFLOPS'")]
-Frequency = Annotated[float, _validator(FREQUENCY_HZ, "frequency", "'5/s', '300/min', '30 Hz'")]
-PowerPerRate = Annotated[float, _validator(POWER_PER_RATE_W_PER_BPS, "power per data rate",
-                                           "'0.438 W/Mbps', '79.5 mW/Mbps'")]
+Bytes = _quantity(DATA_BYTES, "data size", "'64 KiB', '1.5 MB', '800 bit'")
+Rate = _quantity(RATE_BPS, "data rate", "'20 Mbps', '500 kbps', '1 Gbps'")
+Duration = _quantity(TIME_S, "duration", "'40 ms', '2 s', '1 min'")
+Power = _quantity(POWER_W, "power", "'3 W', '300 mW'")
+Energy = _quantity(ENERGY_J, "energy", "'2 J', '15 mJ'")
+Work = _quantity(WORK_FLOP, "amount of work", "'2 GFLOP', '300 MMAC'")
+Speed = _quantity(SPEED_FLOPS, "compute speed", "'20 GFLOPS', '10 TFLOPS'")
+Frequency = _quantity(FREQUENCY_HZ, "frequency", "'5/s', '300/min', '30 Hz'")
+PowerPerRate = _quantity(POWER_PER_RATE_W_PER_BPS, "power per data rate",
+                         "'0.438 W/Mbps', '79.5 mW/Mbps'")

@@ -17,7 +17,7 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 
 class Variability(BaseModel):
@@ -63,4 +63,11 @@ def _coerce(value: object) -> object:
     return value
 
 
-VariabilitySpec = Annotated[Variability, BeforeValidator(_coerce)]
+def shorthand_schema(model: type[BaseModel], names: tuple[str, ...]) -> WithJsonSchema:
+    """JSON Schema of a model that may also be written as one of ``names`` (a string)."""
+    return WithJsonSchema({"anyOf": [{"type": "string", "enum": list(names)},
+                                     model.model_json_schema()]})
+
+
+VariabilitySpec = Annotated[Variability, BeforeValidator(_coerce),
+                            shorthand_schema(Variability, ("deterministic", "exponential"))]
