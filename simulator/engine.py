@@ -399,12 +399,42 @@ class Replication:
                 self._spawn(dev)
                 yield env.timeout(period)
             return
+        if wl.arrivals == "mmpp":
+            yield from self._mmpp_arrivals(dev, rng)
+            return
         while True:
             for gap in rng.exponential(1.0 / wl.rate, _ARRIVAL_CHUNK).tolist():
                 yield env.timeout(gap)
                 if self.arrived >= self.n_requests:
                     return
                 self._spawn(dev)
+
+    def _mmpp_arrivals(self, dev: DeviceState, rng: np.random.Generator):
+        """Markov-modulated Poisson arrivals: Poisson at rates[i] while the chain is in i.
+
+        The chain starts in its stationary state (share of time ∝ mean sojourn),
+        stays an exponential time, then jumps uniformly to another state.  By
+        memorylessness the next arrival is the earlier of the next Poisson event
+        at the current rate and the end of the sojourn.
+        """
+        env = self.env
+        wl = dev.spec.workload
+        rates, sojourns = wl.rates, wl.sojourns
+        n = len(rates)
+        state = int(rng.choice(n, p=np.asarray(sojourns) / sum(sojourns)))
+        left = rng.exponential(sojourns[state])
+        while self.arrived < self.n_requests:
+            gap = rng.exponential(1.0 / rates[state])
+            if gap < left:
+                left -= gap
+                yield env.timeout(gap)
+                if self.arrived >= self.n_requests:
+                    return
+                self._spawn(dev)
+            else:
+                yield env.timeout(left)
+                state = (state + 1 + int(rng.integers(n - 1))) % n
+                left = rng.exponential(sojourns[state])
 
     def _spawn(self, dev: DeviceState) -> None:
         rid = self.arrived

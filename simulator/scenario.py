@@ -145,12 +145,58 @@ class DevicePower(_Strict):
 
 
 class Workload(_Strict):
-    arrivals: Literal["poisson", "periodic"] = "poisson"
-    rate: Frequency = Field(gt=0, description="Requests per second, e.g. '5/s', '30 Hz'.")
+    arrivals: Literal["poisson", "periodic", "mmpp"] = "poisson"
+    rate: Frequency | None = Field(default=None, gt=0, description=(
+        "Requests per second, e.g. '5/s', '30 Hz' (poisson and periodic)."))
+    rates: list[Frequency] | None = Field(
+        default=None, min_length=2, description=(
+            "mmpp: the Poisson rate in each state of the modulating chain, e.g. "
+            "[1/s, 20/s] for bursts."))
+    mean_sojourn: Duration | list[Duration] | None = Field(default=None, description=(
+        "mmpp: mean time in a state (one value, or one per state); the chain then jumps "
+        "to one of the other states, uniformly."))
     deadline: Duration | None = Field(default=None, gt=0, description=(
         "Relative deadline of each request (s); counts towards deadline_miss_rate."))
     phase: Literal["random", "zero"] = Field(default="random", description=(
         "periodic only: first frame at a random offset in one period, or at time 0."))
+
+    @model_validator(mode="after")
+    def _fields_of_the_process(self) -> Workload:
+        if self.arrivals == "mmpp":
+            if self.rates is None or self.mean_sojourn is None:
+                raise ValueError("arrivals: mmpp needs 'rates' (one per state) and "
+                                 "'mean_sojourn'")
+            if self.rate is not None:
+                raise ValueError("arrivals: mmpp takes 'rates' and 'mean_sojourn', not 'rate'")
+            if isinstance(self.mean_sojourn, list) and len(self.mean_sojourn) != len(
+                    self.rates):
+                raise ValueError(f"mean_sojourn has {len(self.mean_sojourn)} values for "
+                                 f"{len(self.rates)} states")
+            if min(self.sojourns) <= 0 or min(self.rates) <= 0:
+                raise ValueError("mmpp rates and mean_sojourn must be > 0")
+        elif self.rate is None:
+            raise ValueError(f"arrivals: {self.arrivals} needs 'rate', e.g. rate: 5/s")
+        elif self.rates is not None or self.mean_sojourn is not None:
+            raise ValueError("'rates' and 'mean_sojourn' belong to arrivals: mmpp")
+        return self
+
+    @property
+    def sojourns(self) -> list[float]:
+        """mmpp: mean sojourn (s) of each state."""
+        s = self.mean_sojourn
+        return list(s) if isinstance(s, list) else [float(s)] * len(self.rates or [])
+
+    @property
+    def mean_rate(self) -> float:
+        """Long-run arrivals per second.
+
+        For mmpp with uniform jumps the chain spends a share of time in state i
+        proportional to its mean sojourn, so the rate is Σ sᵢ·rᵢ / Σ sᵢ.
+        """
+        if self.arrivals != "mmpp":
+            return float(self.rate)
+        s = self.sojourns
+        return sum(si * ri for si, ri in zip(s, self.rates, strict=True)) / sum(s)
 
 
 class DeviceSpec(_Strict):
@@ -888,11 +934,11 @@ def load_warnings(scenario: Scenario, values: Mapping[str, Any],
     device_flops = sum(2.0 * b.effective_macs for b in model.blocks[:split])
     at = f" at sweep point {dict(values)}" if values else ""
     for dev in scenario.devices:
-        rho = dev.workload.rate * device_flops / dev.compute.speed
+        rho = dev.workload.mean_rate * device_flops / dev.compute.speed
         if rho >= 1.0:
             warnings.append(f"device '{dev.name}' utilisation is {rho:.2f} ≥ 1{at}: its queue "
                             f"grows without bound and latencies depend on the horizon")
-    offered = sum(d.count * d.workload.rate for d in scenario.devices) * (total_flops
+    offered = sum(d.count * d.workload.mean_rate for d in scenario.devices) * (total_flops
                                                                            - device_flops)
     if scenario.server.background is not None:
         offered += (scenario.server.count * scenario.server.background.rate

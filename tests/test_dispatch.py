@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import optimize
 from test_theory import assert_matches, simulate
 
@@ -72,3 +74,29 @@ def test_background_pattern_follows_its_load_curve() -> None:
         mean = 100 * 10 * 50 * level
         assert abs(count - mean) <= 4 * math.sqrt(mean) + 1e-9, (count, mean)
     assert counts[3] == 0
+
+
+def test_mmpp_long_run_rate_is_the_stationary_rate(scenario_file) -> None:
+    # Two states, 1/s for a mean 6 s and 21/s for a mean 2 s: the chain spends 3/4 of
+    # the time in the first, so the long-run rate is 0.75·1 + 0.25·21 = 6/s.
+    from conftest import replicate
+
+    path = scenario_file((Path(__file__).resolve().parents[1] / "scenarios" / "validation"
+                          / "mm1.yaml").read_text())
+    result = replicate(path, "devices.0.workload={arrivals: mmpp, rates: [1/s, 21/s], "
+                             "mean_sojourn: [6 s, 2 s]}", "horizon.requests=60000",
+                       "horizon.warmup=0", "server.compute.speed=1 TFLOPS")
+    arrivals = np.sort(result.records["arrival_s"])
+    rate = len(arrivals) / arrivals[-1]
+    assert rate == pytest.approx(6.0, rel=0.03)
+    # Bursty: counts per second are overdispersed (a Poisson stream has variance = mean).
+    counts = np.bincount(arrivals.astype(int))
+    assert counts.var() > 3 * counts.mean()
+
+
+def test_background_of_equal_work_makes_mm1_with_the_combined_rate() -> None:
+    # Requests at 3/s and background jobs at 3/s, both 1 GFLOP exponential at 8 GFLOPS:
+    # one M/M/1 with λ = 6/s, μ = 8/s, so Wq = ρ/(μ − λ) = 0.375 s for everyone.
+    out = simulate("mm1", "devices.0.workload.rate=3/s",
+                   "server.background={rate: 3/s, work: 1 GFLOP}", "horizon.requests=40000")
+    assert_matches(out.summary["server_wait_mean_s"].to_numpy(), 0.75 / 2.0)
