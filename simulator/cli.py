@@ -31,8 +31,8 @@ from simulator.units import UnitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate split computing with early exits at the edge.")
-out_console = Console()
-err_console = Console(stderr=True)
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
 
 #: Errors that mean the user's input is wrong: exit code 2.

@@ -134,6 +134,19 @@ def test_schema_validate_and_list() -> None:
     assert "markov" in splitsim("list", "channels").stdout
 
 
+def test_messages_are_not_wrapped_at_the_terminal_width(tmp_path) -> None:
+    """A path longer than 80 columns stays on one line, so scripts can grep it (a CI
+    checkout's path once split "10 task(s)" across two lines)."""
+    deep = tmp_path / ("a_directory_name_long_enough_to_pass_eighty_columns_" * 2)
+    deep.mkdir()
+    scenario = deep / "mm1.yaml"
+    scenario.write_text(MM1.read_text())
+    valid = splitsim("validate", scenario).stdout
+    assert valid == f"{scenario}: valid — 1 sweep point(s), 10 task(s)\n"
+    missing = splitsim("validate", deep / "nope.yaml")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
 def test_console_table_shows_mean_and_ci(tmp_path) -> None:
     proc = splitsim("run", MM1, "--out", tmp_path / "r", *SMALL, "--executor", "serial")
     assert proc.returncode == 0
