@@ -203,6 +203,26 @@ def test_early_exit_on_device_turns_the_heads_after_the_cut_off() -> None:
     assert d == Decision(split=1, thresholds=(0.8, math.inf))
 
 
+@pytest.mark.parametrize("policy,params", [
+    ("device-only", {}), ("server-only", {}), ("fixed-split", {"split": 1}),
+    ("early-exit", {"split_policy": "fixed-split", "split": 2}),
+    ("early-exit", {"split_policy": "server-only", "exits_on": "device"})])
+def test_a_fixed_decision_is_what_decide_returns_whatever_it_observes(policy, params) -> None:
+    sysm = exit_net_system(thresholds=(0.7, 0.9))
+    p = build(policy, sysm, **params)
+    fixed = p.fixed_decision()
+    assert fixed is not None
+    for seen in (obs(), obs(rate=1e3, backlog=5.0, deadline=0.01, waited=1.0, request=7)):
+        assert p.decide(seen) == fixed
+
+
+@pytest.mark.parametrize("policy,params", [
+    ("neurosurgeon", {}), ("dynamic-split", {}), ("random", {}), ("splitee", {}),
+    ("deadline", {}), ("early-exit", {"split_policy": "neurosurgeon"})])
+def test_policies_that_look_at_the_world_have_no_fixed_decision(policy, params) -> None:
+    assert build(policy, exit_net_system(), **params).fixed_decision() is None
+
+
 def test_early_exit_lets_the_split_policy_predict_with_the_exits() -> None:
     # Neurosurgeon inside early-exit sees the same latencies as the exit outlook gives.
     sysm = exit_net_system()

@@ -145,6 +145,18 @@ class Scheduler:
     def update(self, outcome: Outcome) -> None:
         """Learn from a finished request; static policies ignore it."""
 
+    def fixed_decision(self) -> Decision | None:
+        """The decision this policy makes for every request, if it never looks at anything.
+
+        Why: a policy whose decision ignores the ``Observation``, its random
+        stream and what it learned makes each request's path depend only on the
+        request's own draws (its exit confidences against fixed thresholds),
+        which lets the engine skip the observation and the fast path replace
+        the event simulation.  Called after ``prepare``.  The default, ``None``,
+        is always safe: a plug-in opts in by overriding it.
+        """
+        return None
+
 
 def exits_disabled(n_exits: int) -> tuple[float, ...]:
     """Thresholds that keep every exit head off."""

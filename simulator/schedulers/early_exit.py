@@ -93,5 +93,14 @@ class EarlyExit(Scheduler):
             return Decision(split=split, thresholds=self._device_side[split])
         return Decision(split=split, thresholds=self.thresholds)
 
+    def fixed_decision(self) -> Decision | None:
+        """Fixed when the wrapped policy's split is (the thresholds always are)."""
+        inner = self.inner.fixed_decision()
+        if inner is None:
+            return None
+        if self.params.exits_on == "device":
+            return Decision(split=inner.split, thresholds=self._device_side[inner.split])
+        return Decision(split=inner.split, thresholds=self.thresholds)
+
     def update(self, outcome: Outcome) -> None:
         self.inner.update(outcome)

@@ -17,11 +17,17 @@ class DeviceOnly(Scheduler):
     def decide(self, obs: Observation) -> Decision:
         return Decision(split=self.system.depth)
 
+    def fixed_decision(self) -> Decision:
+        return Decision(split=self.system.depth)
+
 
 class ServerOnly(Scheduler):
     """Upload the raw input and run everything on the server (split = 0)."""
 
     def decide(self, obs: Observation) -> Decision:
+        return Decision(split=0)
+
+    def fixed_decision(self) -> Decision:
         return Decision(split=0)
 
 
@@ -44,6 +50,9 @@ class FixedSplit(Scheduler):
                              f"0..{system.depth}")
 
     def decide(self, obs: Observation) -> Decision:
+        return Decision(split=self.params.split)
+
+    def fixed_decision(self) -> Decision:
         return Decision(split=self.params.split)
 
 
