@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -325,5 +326,13 @@ def profile(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Puts the working directory first on ``sys.path``, as ``python -m simulator``
+    does, so a plug-in policy ``my_policy:Class`` next to where the user runs
+    ``splitsim`` is found the same way by both.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
     app()

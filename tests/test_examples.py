@@ -136,6 +136,18 @@ def test_without_the_path_the_policy_is_a_clear_input_error(tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
 
 
+def test_the_console_script_finds_a_plugin_in_the_working_directory() -> None:
+    # `splitsim` behaves like `python -m simulator`: the working directory is importable.
+    script = Path(sys.executable).with_name("splitsim")
+    if not script.exists():
+        pytest.skip("the splitsim console script is not installed in this environment")
+    done = subprocess.run([str(script), "validate", "scenario.yaml"], cwd=EXAMPLE,
+                          capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr
+    assert "valid" in done.stdout
+
+
 def test_bad_plugin_parameter_is_refused_with_its_unit(tmp_path: Path) -> None:
     done = splitsim("validate", str(SCENARIO), "--set", "scheduler.latency_budget=5 W")
     assert done.returncode == 2
