@@ -56,6 +56,7 @@ from simulator.precision import (
 )
 from simulator.progress import Silent
 from simulator.scenario import LoadedScenario, grid_columns, load_scenario
+from simulator.schedulers import plugin_code_digests
 from simulator.store import RunStore, base_manifest, scenario_hash
 
 
@@ -145,7 +146,8 @@ def execute(loaded: LoadedScenario, out: Path, *, overrides: Sequence[str] = (),
         raise PrecisionError("--max-replications only applies with --target-ci")
     started = time.perf_counter()
     with Executor(executor, workers, address) as pool, \
-            RunStore.open(out, loaded.raw, resume=resume, force=force) as store:
+            RunStore.open(out, loaded.raw, resume=resume, force=force,
+                          plugins=plugin_code_digests(loaded.policies)) as store:
         factory = TaskFactory(loaded, save_requests)
         reps = {p.index: initial for p in loaded.points}
         precision: dict[int, dict[str, Any]] = {}

@@ -529,6 +529,17 @@ class LoadedScenario:
     points: tuple[SweepPoint, ...]
     warnings: tuple[str, ...]
 
+    @property
+    def policies(self) -> set[str]:
+        """Every policy name the points use, wrapped ones (early-exit's split policy) too."""
+        names = set()
+        for point in self.points:
+            spec = point.scenario.scheduler
+            names.add(spec.policy)
+            names.update(v for k, v in spec.params.items()
+                         if k.endswith("_policy") and isinstance(v, str))
+        return names
+
 
 def load_scenario(path: str | Path,
                   overrides: list[str | tuple[str, Any]] | tuple[str | tuple[str, Any], ...] = (),

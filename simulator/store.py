@@ -149,13 +149,17 @@ class RunStore:
 
     @classmethod
     def open(cls, out: Path, raw: dict[str, Any], *, resume: bool = False,
-             force: bool = False) -> RunStore:
+             force: bool = False, plugins: dict[str, str] | None = None) -> RunStore:
         """Create or reopen ``out`` for the scenario ``raw``.
 
         A directory holding another scenario is refused unless ``force``
         (which discards it); one holding this scenario is continued with
         ``resume`` and refused without it (``force`` starts over).
+        ``plugins`` maps plug-in policy names to a digest of their code
+        (``plugin_code_digests``): resuming with other code warns, like
+        resuming with another splitsim version.
         """
+        plugins = plugins or {}
         out = Path(out)
         if out.exists() and not out.is_dir():
             raise StoreError(f"--out {out}: exists and is not a directory")
@@ -170,13 +174,14 @@ class RunStore:
         store = cls(out)
         store._acquire_lock()
         try:
-            store._check_identity(raw, resume, force)
+            store._check_identity(raw, resume, force, plugins)
             store.tasks_dir.mkdir(exist_ok=True)
             store._sweep_temporaries()
             store._scan()
             digest = scenario_hash(raw)
             if not (out / RUN_STATE).exists():
                 state = {"format": 1, "scenario_hash": digest, "splitsim_version": __version__,
+                         "plugins": plugins,
                          "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
                 write_text(out / RUN_STATE, json.dumps(state, indent=2), durable=True)
             write_text(out / "scenario.yaml", yaml.safe_dump(raw, sort_keys=False))
@@ -210,7 +215,8 @@ class RunStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _check_identity(self, raw: dict[str, Any], resume: bool, force: bool) -> None:
+    def _check_identity(self, raw: dict[str, Any], resume: bool, force: bool,
+                        plugins: dict[str, str]) -> None:
         out = self.out
         state_path = out / RUN_STATE
         if not state_path.exists():
@@ -249,6 +255,12 @@ class RunStore:
         if version != __version__:
             self.warnings.append(f"--out {out}: its finished tasks were simulated by "
                                  f"splitsim {version}, this is {__version__}")
+        stored = state.get("plugins", {})
+        for name, digest in plugins.items():
+            if stored.get(name, digest) != digest:
+                self.warnings.append(f"--out {out}: the code of plug-in policy '{name}' has "
+                                     f"changed since its finished tasks were simulated; they "
+                                     f"are kept (pass --force to start over)")
 
     def _discard(self) -> None:
         """Remove what a previous run wrote (nothing else in the directory)."""

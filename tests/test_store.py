@@ -101,6 +101,30 @@ def test_resume_skips_finished_tasks_and_extends_replications(tmp_path) -> None:
         (tmp_path / "fresh" / "requests.parquet").read_bytes()
 
 
+def test_resume_warns_when_a_plugin_policys_code_changed(tmp_path, monkeypatch) -> None:
+    policy = tmp_path / "resume_plugin_policy.py"
+    code = ("from simulator.schedulers import Decision, Scheduler\n"
+            "class Offload(Scheduler):\n"
+            "    def decide(self, obs):\n"
+            "        return Decision(split=0)\n")
+    policy.write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    scenario = write(tmp_path, MM1.replace("policy: server-only",
+                                           "policy: resume_plugin_policy:Offload"))
+    run = simulator.run(scenario, out=tmp_path / "r", replications=1, executor="serial")
+    state = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert list(state["plugins"]) == ["resume_plugin_policy:Offload"]
+    again = simulator.run(scenario, out=tmp_path / "r", replications=2, executor="serial",
+                          resume=True)
+    assert not any("plug-in" in w for w in again.manifest.get("warnings", []))
+    policy.write_text(code.replace("split=0", "split=1"))
+    changed = simulator.run(scenario, out=tmp_path / "r", replications=3, executor="serial",
+                            resume=True)
+    assert any("the code of plug-in policy 'resume_plugin_policy:Offload' has changed" in w
+               for w in changed.manifest["warnings"])
+    assert run.manifest.get("warnings", []) == []
+
+
 def test_resume_reruns_tasks_whose_requests_were_not_saved(tmp_path) -> None:
     scenario = write(tmp_path)
     simulator.run(scenario, out=tmp_path / "r", replications=2, executor="serial",

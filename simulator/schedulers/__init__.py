@@ -8,9 +8,13 @@ the group ``splitsim.schedulers``.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import inspect
 import traceback
+from collections.abc import Iterable
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from simulator.schedulers.base import Decision, Hindsight, Observation, Outcome, Scheduler
 from simulator.schedulers.deadline import Deadline, EnergySLO
@@ -104,3 +108,23 @@ def known_parameters() -> set[str]:
 
 __all__ = ["REGISTRY", "Decision", "Hindsight", "Observation", "Outcome", "PluginError",
            "Scheduler", "known_parameters", "parameter_names", "resolve"]
+
+
+def plugin_code_digests(policies: Iterable[str]) -> dict[str, str]:
+    """SHA-256 of the source file of each plug-in policy among ``policies``.
+
+    Why: a run resumed after a plug-in's code changed would mix results of two
+    different policies under one name; the run store keeps these digests and
+    warns when they differ.  Registered policies are part of splitsim's own
+    version and are left out; a class without a readable source file gets
+    ``"unknown"``.
+    """
+    digests = {}
+    for name in sorted(set(policies) - set(REGISTRY)):
+        try:
+            source = inspect.getsourcefile(resolve(name))
+            digests[name] = hashlib.sha256(Path(source).read_bytes()).hexdigest() \
+                if source else "unknown"
+        except (OSError, TypeError):
+            digests[name] = "unknown"
+    return digests
