@@ -32,7 +32,10 @@ class Observation:
     the server reported (its nominal queued work divided by its workers), as
     it was ``scheduler.backlog_delay`` ago; ``deadline_s`` is the time left
     until the request's deadline, or ``None``; ``waited_s`` is how long the
-    request already waited for the device's processor.
+    request already waited for the device's processor; ``radio_since_s`` is
+    the time since the device's radio last finished a transfer (0 while one
+    is under way, ``inf`` before the first), which with an RRC state machine
+    (``power.rrc``) tells whether an offload will pay a promotion.
     """
 
     now_s: float
@@ -45,6 +48,7 @@ class Observation:
     device_queue: int
     deadline_s: float | None
     waited_s: float = 0.0
+    radio_since_s: float = math.inf
 
 
 @dataclass(frozen=True, slots=True)
