@@ -9,6 +9,7 @@ request's ``energy_j`` is its radio energy alone.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import typing
 
@@ -16,8 +17,10 @@ import numpy as np
 import pytest
 from conftest import replicate
 
+from simulator.costs import RadioPower, SystemModel
 from simulator.radio import RRC_PRESETS, RadioStateMachine, RrcParams
-from simulator.scenario import Rrc, ScenarioError, load_scenario
+from simulator.scenario import InlineModel, Rrc, ScenarioError, load_scenario
+from simulator.schedulers import Observation, resolve
 
 RRC_NET = """\
 name: rrc
@@ -44,6 +47,10 @@ server: {workers: 1, compute: {speed: 10 GFLOPS}}
 scheduler: {policy: server-only}
 """
 
+RRC_BLOCK = """\
+      rrc: {promotion: 250 ms, promotion_power: 1.2 W, tail: 10 s, tail_power: 1 W,
+            idle_power: 20 mW, receive: 0.5 W}
+"""
 PROMOTION_J = 1.2 * 0.25
 TX_J = 2.0 * 0.1
 SERVER_WAIT_J = 1.0 * 0.1   # connected (tail power) while the server computes
@@ -133,9 +140,7 @@ def test_a_result_after_the_tail_waits_for_a_second_promotion(scenario_file) -> 
 
 
 def test_without_the_block_nothing_changes(scenario_file) -> None:
-    text = RRC_NET.replace("""      rrc: {promotion: 250 ms, promotion_power: 1.2 W, tail: 10 s, tail_power: 1 W,
-            idle_power: 20 mW, receive: 0.5 W}
-""", "")
+    text = RRC_NET.replace(RRC_BLOCK, "")
     rec = replicate(scenario_file(text)).records
     np.testing.assert_allclose(rec["uplink_s"], 0.1, rtol=0, atol=1e-12)
     np.testing.assert_allclose(rec["energy_j"], TX_J, rtol=0, atol=1e-12)
@@ -153,8 +158,7 @@ def test_a_preset_takes_the_published_lte_values(scenario_file) -> None:
     assert params.receive_w(10e6) == pytest.approx(0.05197 * 10 + 1.28804)
     overridden = Rrc(preset="lte", tail="5 s").params()
     assert overridden.tail_s == 5.0 and overridden.promotion_s == pytest.approx(0.2601)
-    text = RRC_NET.replace("""rrc: {promotion: 250 ms, promotion_power: 1.2 W, tail: 10 s, tail_power: 1 W,
-            idle_power: 20 mW, receive: 0.5 W}""", "rrc: lte")
+    text = RRC_NET.replace(RRC_BLOCK, "      rrc: lte\n")
     rec = replicate(scenario_file(text), "horizon.requests=1").records
     assert rec["uplink_s"][0] == pytest.approx(0.2601 + 0.1, abs=1e-12)
 
@@ -185,3 +189,86 @@ def test_state_machine_joins_a_promotion_under_way() -> None:
     assert radio.settle(0) == pytest.approx(0.3)
     assert radio.settle(1) == pytest.approx(0.5 * 5.0)
     assert math.isinf(RadioStateMachine(radio.params).since(0.0))
+
+
+# ------------------------------------------------------------------ the schedulers' cost model
+
+def _cost_model(rrc: RrcParams | None) -> SystemModel:
+    """The test network as a SystemModel: split 0 sends 1 Mbit, split 1 runs on the device."""
+    model = InlineModel(input_bytes=125000, result_bytes=12500, blocks=[
+        {"name": "work", "flops": 1e9, "output_bytes": 0}]).to_profile()
+    return SystemModel.build(model, device_speed=100e9, server_speed=10e9, server_workers=1,
+                             compute_power_w=0.0, idle_power_w=0.3,
+                             radio=RadioPower(0.0, 2.0), rtt_s=0.0, rrc=rrc)
+
+
+PARAMS = RrcParams(promotion_s=0.25, promotion_w=1.2, tail_s=10.0, tail_w=1.0,
+                   receive_b_w=0.5)
+
+
+def test_cost_model_adds_the_promotion_delay_only_when_the_radio_will_be_idle() -> None:
+    plain, rrc = _cost_model(None), _cost_model(PARAMS)
+    args = (10e6, 1e6, 0.0)
+    base = plain.latency(*args)
+    # Idle (never used, or quiet for longer than the tail): offloading waits 0.25 s.
+    np.testing.assert_allclose(rrc.latency(*args), base + np.array([0.25, 0.0]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rrc.latency(*args, radio_since_s=10.0), base + np.array([0.25, 0.0]),
+                               rtol=0, atol=1e-12)
+    # In the tail: no promotion.
+    np.testing.assert_allclose(rrc.latency(*args, radio_since_s=3.0), base, rtol=0, atol=1e-12)
+
+
+def test_cost_model_charges_the_marginal_promotion_and_tail_energy() -> None:
+    plain, rrc = _cost_model(None), _cost_model(PARAMS)
+    args = (10e6, 1e6, 0.0)
+    base = plain.energy(*args)
+    connected = 1.0 * 0.1 + 0.5 * 0.1   # tail power over the server's 0.1 s, reception 0.1 s
+    # From idle: a promotion (0.3 J, and 0.25 s of idle device power) and a full tail (10 J).
+    idle = rrc.energy(*args)
+    np.testing.assert_allclose(idle, base + np.array([0.3 + 0.3 * 0.25 + 10.0 + connected, 0]),
+                               rtol=0, atol=1e-12)
+    # In the tail, 3 s after the last transfer: the radio stays up those 3 s longer.
+    warm = rrc.energy(*args, radio_since_s=3.0)
+    np.testing.assert_allclose(warm, base + np.array([1.0 * 3.0 + connected, 0]),
+                               rtol=0, atol=1e-12)
+
+
+def test_an_energy_policy_keeps_sporadic_work_local_when_the_tail_is_counted() -> None:
+    # Offloading costs 0.2 J to send, computing locally 2 J: without RRC the policy
+    # offloads; from an idle radio the promotion and tail (10.3 J) make local cheaper.
+    model = InlineModel(input_bytes=125000, result_bytes=12500, blocks=[
+        {"name": "work", "flops": 1e9, "output_bytes": 0}]).to_profile()
+    obs = Observation(now_s=100.0, device=0, request=0, uplink_rate_bps=10e6,
+                      downlink_rate_bps=1e6, rtt_s=0.0, server_backlog_s=0.0, device_queue=0,
+                      deadline_s=None)
+    chosen = {}
+    for name, rrc in [("plain", None), ("rrc", PARAMS)]:
+        sysm = SystemModel.build(model, device_speed=1e9, server_speed=10e9, server_workers=1,
+                                 compute_power_w=2.0, idle_power_w=0.0,
+                                 radio=RadioPower(0.0, 2.0), rtt_s=0.0, rrc=rrc)
+        cls = resolve("neurosurgeon")
+        policy = cls(cls.Params(objective="energy"))
+        policy.prepare(sysm, np.random.default_rng(0))
+        chosen[name] = policy.decide(obs).split
+        if rrc is not None:  # just after a transfer the radio is warm: offloading wins again
+            chosen["warm"] = policy.decide(dataclasses.replace(obs, radio_since_s=0.5)).split
+    assert chosen == {"plain": 0, "rrc": 1, "warm": 0}
+
+
+@pytest.mark.parametrize("tail", ["0.7 s", "11.576 s"])
+def test_the_oracle_foresees_the_promotion_exactly(scenario_file, tail) -> None:
+    # The oracle's exactness check (tests/test_schedulers_oracle.py) with an LTE radio:
+    # frames 1 s apart, a tail shorter (some offloads find the radio idle) or longer.
+    from test_schedulers_oracle import WORLD, RecordingOracle
+    rrc = f"rrc: {{preset: lte, tail: {tail}}}"
+    path = scenario_file(WORLD.replace("ARRIVALS", "periodic, rate: 1/s")
+                         .replace("BACKGROUND", "")
+                         .replace("b: 1.288 W}}", f"b: 1.288 W}}, {rrc}}}"))
+    RecordingOracle.predicted = {}
+    result = replicate(path, "scheduler.policy=test_schedulers_oracle:RecordingOracle",
+                       "scheduler.exits=none", "devices.0.compute.speed=10 GFLOPS")
+    rec = result.records
+    predicted = np.array([RecordingOracle.predicted[r] for r in rec["request"]])
+    np.testing.assert_allclose(rec["latency_s"] - rec["device_wait_s"], predicted,
+                               rtol=1e-9, atol=1e-12)
+    assert result.devices[0]["promotions"] > (100 if tail == "0.7 s" else 0)
