@@ -150,17 +150,19 @@ class Rrc(_Strict):
         "fields written beside it override the preset's."))
     promotion: Duration | None = Field(default=None, description=(
         "Promotion delay from idle to active (s), e.g. '260 ms'; a transfer that finds the "
-        "radio idle starts after it."))
+        "radio idle starts after it. Required without a preset."))
     promotion_power: Power | None = Field(default=None, description=(
-        "Radio power during the promotion (W)."))
+        "Radio power during the promotion (W). Required without a preset."))
     tail: Duration | None = Field(default=None, description=(
         "Inactivity tail (s), e.g. '11.6 s': the radio stays connected this long after "
-        "its last transfer; a transfer in the tail needs no promotion."))
+        "its last transfer; a transfer in the tail needs no promotion. Required without a "
+        "preset."))
     tail_power: Power | None = Field(default=None, description=(
-        "Radio power in the tail, and while waiting for a turn on a shared uplink (W)."))
+        "Radio power in the tail, and while waiting for a turn on a shared uplink (W). "
+        "Required without a preset."))
     idle_power: Power | None = Field(default=None, description=(
-        "Radio power in RRC_IDLE (W), on top of power.idle; default 0 W (included in "
-        "power.idle)."))
+        "Radio power in RRC_IDLE (W), on top of power.idle; default 0 W (the radio's idle "
+        "draw is then part of power.idle)."))
     receive: Power | LinearRadio | None = Field(default=None, description=(
         "Radio power while receiving the result: a constant or {model: linear, a, b} over "
         "the downlink rate; default tail_power."))
