@@ -100,13 +100,18 @@ def test_a_gap_longer_than_the_tail_pays_two_promotions(scenario_file) -> None:
     assert dev["radio_idle_j"] == pytest.approx(0.02 * (20.0 - 10.55), abs=1e-9)
 
 
-def test_per_request_radio_energies_sum_to_the_device_radio_energy(scenario_file) -> None:
-    # Poisson arrivals around the tail length, a shared FIFO uplink and several
-    # devices: every joule of promotion, transfer, waiting and tail has one owner.
+@pytest.mark.parametrize(("sharing", "count", "rate"), [
+    ("dedicated", 3, "0.15/s"), ("fifo", 3, "0.15/s"), ("ps", 3, "0.15/s"),
+    ("dedicated", 1, "8/s"),   # a device's own transfers overlap (and join promotions)
+])
+def test_per_request_radio_energies_sum_to_the_device_radio_energy(scenario_file, sharing,
+                                                                   count, rate) -> None:
+    # Poisson arrivals around the tail length, several devices, a dedicated or
+    # shared uplink: every joule of promotion, transfer, waiting and tail has one owner.
     path = scenario_file(RRC_NET)
-    result = replicate(path, "horizon.requests=400", "devices.0.count=3",
-                       "devices.0.workload={arrivals: poisson, rate: 0.15/s}",
-                       "channel.sharing=fifo")
+    result = replicate(path, "horizon.requests=400", f"devices.0.count={count}",
+                       f"devices.0.workload={{arrivals: poisson, rate: {rate}}}",
+                       f"channel.sharing={sharing}", "server.compute.speed=20 GFLOPS")
     rec = result.records
     for dev in result.devices:
         mine = rec["device"] == dev["device"]
@@ -115,7 +120,9 @@ def test_per_request_radio_energies_sum_to_the_device_radio_energy(scenario_file
             dev["transmit_j"] + dev["promotion_j"] + dev["queued_j"] + dev["receive_j"]
             + dev["tail_j"], rel=1e-12)
         assert 1 <= dev["promotions"] < mine.sum()   # some transfers found the tail
-    assert sum(d["queued_s"] for d in result.devices) > 0  # the FIFO uplink was contended
+        assert dev["tail_s"] > 0 and dev["active_s"] > 0
+    queued = sum(d["queued_s"] for d in result.devices)
+    assert (queued > 0) == (sharing == "fifo")  # only a FIFO uplink makes devices wait
 
 
 def test_the_radio_states_partition_time(scenario_file) -> None:

@@ -74,6 +74,9 @@ class Outcome:
     per exit head in block order, the confidence of every head that ran
     (on the device or the server), NaN for heads that did not run;
     ``final_confidence`` is the final layer's, NaN if it was not reached.
+    With ``power.rrc``, ``energy_j`` is the energy known when the result
+    arrives: the radio tail that follows is not known yet (the record gets it
+    once the tail is cut or runs out).
     """
 
     request: int
