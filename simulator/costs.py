@@ -27,6 +27,7 @@ import numpy as np
 from scipy.special import betainc, betaincinv
 
 from profiles.model import ModelProfile
+from simulator.radio import RrcParams
 
 #: A threshold above every confidence: the head runs (and costs) but never answers.
 OBSERVE_ONLY = 2.0
@@ -198,13 +199,16 @@ class SystemModel:
     thresholds: tuple[float, ...] = ()
     #: True when the heads after the cut are off (the server runs to the final layer).
     exits_device_side: bool = False
+    #: The radio's RRC state machine (promotion, tail), or None: transmit energy only.
+    rrc: RrcParams | None = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, model: ModelProfile, *, device_speed: float, server_speed: float,
               server_workers: int, compute_power_w: float, idle_power_w: float,
               radio: RadioPower, rtt_s: float,
-              thresholds: Sequence[float] | None = None) -> SystemModel:
+              thresholds: Sequence[float] | None = None,
+              rrc: RrcParams | None = None) -> SystemModel:
         flops = np.array([2.0 * b.effective_macs for b in model.blocks])
         device = np.concatenate([[0.0], np.cumsum(flops)])
         total = device[-1]
@@ -223,7 +227,7 @@ class SystemModel:
                    server_speed_flops=server_speed, server_workers=server_workers,
                    compute_power_w=compute_power_w, idle_power_w=idle_power_w, radio=radio,
                    rtt_s=rtt_s, head_flops=heads, exits=ExitModel.from_profile(model),
-                   thresholds=configured)
+                   thresholds=configured, rrc=rrc)
 
     # -------------------------------------------------------------- exits
 
@@ -294,23 +298,34 @@ class SystemModel:
     # -------------------------------------------------------------- predictions
 
     def latency(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
-                outlook: ExitOutlook | None = None) -> np.ndarray:
+                outlook: ExitOutlook | None = None, radio_since_s: float = math.inf
+                ) -> np.ndarray:
         """Predicted (expected) latency (s) of each split, excluding the device queue.
 
         ``outlook`` defaults to the scenario's thresholds; with exits off this is
         device compute + (uplink + rtt + backlog + server compute + downlink)
-        for every split but ``L``.
+        for every split but ``L``.  With an RRC state machine an offload adds
+        the promotion delay when the radio will be idle as the transfer starts
+        (see ``_promotes``; ``radio_since_s`` is ``Observation.radio_since_s``).
         """
         o = self.configured if outlook is None else outlook
         device_s = o.device_flops / self.device_speed_flops
         network_s = (_transfer_s(self.up_bytes, uplink_bps)
                      + _transfer_s(self.down_bytes, downlink_bps) + self.rtt_s)
+        if self.rrc is not None:
+            network_s = network_s + self.rrc.promotion_s * self._promotes(device_s,
+                                                                          radio_since_s)
         return (device_s + _weighted(o.p_offload, network_s + server_backlog_s)
                 + o.server_flops / self.server_speed_flops)
 
     def energy(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
-               outlook: ExitOutlook | None = None) -> np.ndarray:
-        """Predicted device energy (J) of each split: compute + transmit + idle waiting."""
+               outlook: ExitOutlook | None = None, radio_since_s: float = math.inf
+               ) -> np.ndarray:
+        """Predicted device energy (J) of each split: compute + transmit + idle waiting.
+
+        With an RRC state machine an offload also pays its radio's marginal cost
+        (``_rrc_j``).
+        """
         o = self.configured if outlook is None else outlook
         compute_j = self.compute_power_w * o.device_flops / self.device_speed_flops
         tx_s = _transfer_s(self.up_bytes, uplink_bps)
@@ -318,7 +333,53 @@ class SystemModel:
         wait_s = (_weighted(o.p_offload, server_backlog_s + self.rtt_s
                             + _transfer_s(self.down_bytes, downlink_bps))
                   + o.server_flops / self.server_speed_flops)
-        return compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
+        if self.rrc is None:
+            return compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
+        device_s = o.device_flops / self.device_speed_flops
+        promotes = self._promotes(device_s, radio_since_s)
+        wait_s = wait_s + _weighted(o.p_offload, self.rrc.promotion_s * promotes)
+        return (compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
+                + self._rrc_j(o, device_s, promotes, downlink_bps, server_backlog_s,
+                              radio_since_s))
+
+    def _promotes(self, device_s: np.ndarray, radio_since_s: float) -> np.ndarray:
+        """1.0 where the radio will be idle when the uplink starts, else 0.0.
+
+        The radio's last activity ended ``radio_since_s`` ago; the transfer
+        starts after the device part, ``device_s`` from now, so the radio will
+        have gone idle if ``radio_since_s + device_s`` reaches the tail.  Other
+        transfers of the device that may start meanwhile are not foreseen, and
+        the result is assumed to come back within the tail (no second promotion).
+        """
+        return (radio_since_s + device_s >= self.rrc.tail_s).astype(float)
+
+    def _rrc_j(self, o: ExitOutlook, device_s: np.ndarray, promotes: np.ndarray,
+               downlink_bps: float, server_backlog_s: float, radio_since_s: float
+               ) -> np.ndarray:
+        """Expected marginal RRC energy (J) of each split, beyond transmit energy.
+
+        Offloading keeps the radio connected from the end of its last activity
+        until the result is received, then for a full tail; without the
+        offload it would have dropped to idle one tail after its last activity.
+        So an offload pays: if the radio will be idle, a promotion and a full
+        tail; otherwise the tail power over the time since the last activity
+        (``radio_since_s + device_s``).  Plus, at tail power, the connected wait
+        for the server (rtt, backlog, server compute), and the reception of the
+        result at the receive power.  This is the marginal cost if nothing else
+        is sent; the engine's per-request attribution (``simulator.radio``)
+        splits shared tails differently, so the two differ when transfers are
+        closer together than the tail.
+        """
+        r = self.rrc
+        since = radio_since_s + device_s
+        catch_up = np.where(promotes > 0.0, r.promotion_j + r.tail_j,
+                            r.tail_w * np.where(np.isfinite(since), since, 0.0))
+        rx_s = _transfer_s(self.down_bytes, downlink_bps)
+        rx_j = (r.receive_w(downlink_bps) * rx_s if np.isfinite(downlink_bps)
+                else 0.0 * rx_s)
+        per_offload = catch_up + r.tail_w * (server_backlog_s + self.rtt_s) + rx_j
+        return (_weighted(o.p_offload, per_offload)
+                + r.tail_w * o.server_flops / self.server_speed_flops)
 
 
 def _weighted(p: np.ndarray, cost: np.ndarray) -> np.ndarray:

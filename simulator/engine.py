@@ -29,6 +29,7 @@ from simulator.dispatch import Dispatcher
 from simulator.estimators import BacklogHistory, RateEstimator
 from simulator.exits import draw_exits
 from simulator.fifo import FifoStation, WorkerPool
+from simulator.radio import RadioStateMachine
 from simulator.scenario import (
     DeviceSpec,
     LinearRadio,
@@ -98,6 +99,7 @@ class DeviceState:
     transmit_s: float = 0.0
     compute_j: float = 0.0
     transmit_j: float = 0.0
+    radio: RadioStateMachine | None = None  # with power.rrc: promotion and tail
 
 
 @dataclass(slots=True)
@@ -337,11 +339,14 @@ class Replication:
                 radio = spec.power.radio
                 radio_power = (RadioPower(radio.a, radio.b) if isinstance(radio, LinearRadio)
                                else RadioPower(0.0, float(radio)))
+                rrc = spec.power.rrc_spec
+                rrc_params = None if rrc is None else rrc.params()
                 system = SystemModel.build(
                     self.model, device_speed=spec.compute.speed,
                     server_speed=sc.server.mean_speed, server_workers=sc.server.total_workers,
                     compute_power_w=spec.power.compute, idle_power_w=spec.power.idle,
-                    radio=radio_power, rtt_s=sc.channel.rtt, thresholds=self.thresholds)
+                    radio=radio_power, rtt_s=sc.channel.rtt, thresholds=self.thresholds,
+                    rrc=rrc_params)
                 scheduler = sc.scheduler.build()
                 scheduler.prepare(system, stream(seed, replication, Component.POLICY, i))
                 if scheduler.clairvoyant:  # only an oracle sees the realised world
@@ -356,7 +361,8 @@ class Replication:
                     uplink=uplink, downlink=downlink,
                     estimator=RateEstimator(est.kind, uplink, est.alpha, est.window, est.memory),
                     scheduler=scheduler, system=system,
-                    learns=type(scheduler).update is not Scheduler.update))
+                    learns=type(scheduler).update is not Scheduler.update,
+                    radio=None if rrc_params is None else RadioStateMachine(rrc_params)))
         return devices
 
     def _device_multipliers(self, seed: int, replication: int, n: int
@@ -471,10 +477,15 @@ class Replication:
         uplink_s = tx_s = server_wait_s = service_s = downlink_s = tx_j = 0.0
         bytes_up = 0.0
         measured = None
+        radio = dev.radio
         if exit_col < 0 and split < self.depth:
-            # 5. the payload at the cut crosses the uplink
+            # 5. the payload at the cut crosses the uplink (after the radio's promotion, if idle)
             bytes_up = self.up_bytes[split]
-            queue_s = 0.0
+            queue_s = promotion_s = 0.0
+            if radio is not None:
+                promotion_s = radio.begin(env.now, rid)
+                if promotion_s > 0.0:
+                    yield env.timeout(promotion_s)
             if self.shared_uplink is None:
                 tx_s = dev.uplink.transfer_duration(env.now, 8.0 * bytes_up)
                 if tx_s > 0.0:
@@ -490,23 +501,32 @@ class Replication:
                 dev.transmit_s += tx_s
                 dev.transmit_j += tx_j
                 dev.estimator.observe(measured, env.now)
+            if radio is not None:
+                radio.end(env.now, rid)
+                if queue_s > 0.0:
+                    radio.queued(rid, queue_s)
             if self.rtt_half > 0.0:
                 yield env.timeout(self.rtt_half)
-            uplink_s = queue_s + tx_s + self.rtt_half
+            uplink_s = promotion_s + queue_s + tx_s + self.rtt_half
             # 6. the server runs the rest
             exit_col, srv_flops = self._server_part(rid, split, thresholds)
             server_wait_s, service_s = yield from self._serve(srv_flops, rid)
             # the result returns over the downlink
-            down_s = dev.downlink.transfer_duration(env.now, 8.0 * self.down_bytes)
-            downlink_s = down_s + self.rtt_half
-            if downlink_s > 0.0:
-                yield env.timeout(downlink_s)
+            if radio is not None:
+                downlink_s = yield from self._receive(dev, rid)
+            else:
+                down_s = dev.downlink.transfer_duration(env.now, 8.0 * self.down_bytes)
+                downlink_s = down_s + self.rtt_half
+                if downlink_s > 0.0:
+                    yield env.timeout(downlink_s)
         # 7. one record
         latency = env.now - arrival
         # max(0, ·): for a request that never leaves the device the difference is 0 up
         # to rounding (now - arrival loses bits late in a run) and must not turn negative
         wait_j = dev.spec.power.idle * max(0.0, latency - (start - arrival) - compute_s - tx_s)
         energy = compute_j + tx_j + wait_j
+        if radio is not None:  # promotion, FIFO wait, reception and tails charged so far
+            energy += radio.settle(rid)
         column = exit_col if exit_col >= 0 else -1
         exit_block = self.exit_blocks[exit_col] if exit_col >= 0 else -1
         correct = bool(self.exits.correct[rid, column])
@@ -523,6 +543,27 @@ class Replication:
         self.completed += 1
         if self.completed == self.n_requests:
             self.done.succeed()
+
+    def _receive(self, dev: DeviceState, rid: int):
+        """The result crosses the downlink with the radio's RRC machine; returns downlink_s.
+
+        If the radio went idle while the server worked (the wait outlasted the
+        tail) the reception waits for a promotion first, counted in downlink_s.
+        """
+        env = self.env
+        radio = dev.radio
+        promotion_s = radio.begin(env.now, rid)
+        if promotion_s > 0.0:
+            yield env.timeout(promotion_s)
+        bits = 8.0 * self.down_bytes
+        down_s = dev.downlink.transfer_duration(env.now, bits)
+        if down_s > 0.0:
+            yield env.timeout(down_s)
+        radio.end(env.now, rid)
+        radio.received(rid, down_s, bits / down_s if down_s > 0.0 else 0.0)
+        if self.rtt_half > 0.0:
+            yield env.timeout(self.rtt_half)
+        return promotion_s + down_s + self.rtt_half
 
     def _serve(self, flops: float, rid: int):
         """Queue for a server worker and run ``flops``; returns (wait s, service s)."""
@@ -630,7 +671,8 @@ class Replication:
             server_backlog_s=self.dispatcher.reported_backlog_s(now),
             device_queue=dev.cpu.queue_length,
             deadline_s=None if deadline is None else deadline - (now - arrival),
-            waited_s=now - arrival)
+            waited_s=now - arrival,
+            radio_since_s=math.inf if dev.radio is None else dev.radio.since(now))
 
     def _seen_confidences(self, rid: int, thresholds: tuple[float, ...], exit_col: int
                           ) -> tuple[tuple[float, ...], float]:
@@ -707,6 +749,8 @@ class Replication:
                 "transmit_j": dev.transmit_j,
                 "idle_j": dev.spec.power.idle * max(0.0, end - busy),
             })
+            if dev.radio is not None:
+                self._radio_columns(dev, end, devices[-1], records)
         servers = self.servers
         workers = sum(s.n_workers for s in servers)
         server = {  # the edge as a whole: all servers together
@@ -717,3 +761,21 @@ class Replication:
         }
         return ReplicationResult(records=records, devices=devices, server=server,
                                  end_time_s=end)
+
+    @staticmethod
+    def _radio_columns(dev: DeviceState, end: float, row: dict, records: dict) -> None:
+        """RRC columns of a device's row; tails charged after a record go into its energy_j.
+
+        ``radio_j`` (transmit, promotion, FIFO wait, reception, tails) equals the
+        sum of the radio energy of the device's requests (see ``simulator.radio``).
+        """
+        radio = dev.radio
+        row.update(radio.finish(end))
+        row["radio_j"] = (dev.transmit_j + radio.promotion_j + radio.queued_j
+                          + radio.receive_j + radio.tail_j)
+        late = radio.late_charges()
+        if late:
+            rids = np.fromiter(late, dtype=np.int64, count=len(late))
+            where = np.searchsorted(records["request"], rids)
+            records["energy_j"][where] += np.fromiter(late.values(), dtype=float,
+                                                      count=len(late))

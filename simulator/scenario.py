@@ -35,6 +35,7 @@ from pydantic import (
 
 from profiles.model import Block, ExitHead, ModelProfile, ParametricExit, ProfileError
 from simulator.channel import LinkSpec
+from simulator.radio import RRC_PRESETS, RrcParams
 from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Speed, Work
 from simulator.variability import Variability, VariabilitySpec, shorthand_schema
 
@@ -137,11 +138,87 @@ class LinearRadio(_Strict):
     b: Power = Field(description="Base power, e.g. '1.288 W'.")
 
 
+class Rrc(_Strict):
+    """The radio's RRC state machine (``simulator.radio``): promotion, tail, idle.
+
+    Write a preset name (``rrc: lte``), or the fields, or ``{preset: lte,
+    tail: 5 s}`` to start from a preset and override some of its values.
+    """
+
+    preset: Literal["lte", "wifi"] | None = Field(default=None, description=(
+        "Start from published values: lte or wifi (Huang et al., MobiSys 2012, Tables 3-4); "
+        "fields written beside it override the preset's."))
+    promotion: Duration | None = Field(default=None, description=(
+        "Promotion delay from idle to active (s), e.g. '260 ms'; a transfer that finds the "
+        "radio idle starts after it. Required without a preset."))
+    promotion_power: Power | None = Field(default=None, description=(
+        "Radio power during the promotion (W). Required without a preset."))
+    tail: Duration | None = Field(default=None, description=(
+        "Inactivity tail (s), e.g. '11.6 s': the radio stays connected this long after "
+        "its last transfer; a transfer in the tail needs no promotion. Required without a "
+        "preset."))
+    tail_power: Power | None = Field(default=None, description=(
+        "Radio power in the tail, and while waiting for a turn on a shared uplink (W). "
+        "Required without a preset."))
+    idle_power: Power | None = Field(default=None, description=(
+        "Radio power in RRC_IDLE (W), on top of power.idle; default 0 W (the radio's idle "
+        "draw is then part of power.idle)."))
+    receive: Power | LinearRadio | None = Field(default=None, description=(
+        "Radio power while receiving the result: a constant or {model: linear, a, b} over "
+        "the downlink rate; default tail_power."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("preset"), str) \
+                and data["preset"] in RRC_PRESETS:
+            return {**RRC_PRESETS[data["preset"]], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _complete(self) -> Rrc:
+        missing = [f for f in ("promotion", "promotion_power", "tail", "tail_power")
+                   if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"rrc needs {', '.join(missing)}, or a preset "
+                             f"({', '.join(RRC_PRESETS)}) to take them from")
+        return self
+
+    def params(self) -> RrcParams:
+        """The state machine's parameters in SI units."""
+        recv = self.receive
+        if isinstance(recv, LinearRadio):
+            a, b = recv.a, recv.b
+        else:
+            a, b = 0.0, float(self.tail_power if recv is None else recv)
+        return RrcParams(promotion_s=self.promotion, promotion_w=self.promotion_power,
+                         tail_s=self.tail, tail_w=self.tail_power,
+                         idle_w=self.idle_power or 0.0, receive_a_w_per_bps=a, receive_b_w=b)
+
+
+def _rrc_kind(value: object) -> str:
+    """A string names a preset; anything else is the block itself."""
+    return "preset" if isinstance(value, str) else "block"
+
+
+RrcSpec = Annotated[Annotated[Literal["lte", "wifi"], Tag("preset")] | Annotated[Rrc, Tag("block")],
+                    Discriminator(_rrc_kind)]
+
+
 class DevicePower(_Strict):
     compute: Power = Field(default=0.0, description="Power while computing (W).")
     idle: Power = Field(default=0.0, description="Power while idle or waiting (W).")
     radio: Power | LinearRadio = Field(default=0.0, description=(
         "Transmit power: a constant ('1.2 W') or {model: linear, a, b}."))
+    rrc: RrcSpec | None = Field(default=None, description=(
+        "Optional RRC state machine of the radio (promotion delay and energy, tail, idle "
+        "draw): a preset (lte, wifi) or its parameters. Without it the radio costs only "
+        "its transmit energy."))
+
+    @property
+    def rrc_spec(self) -> Rrc | None:
+        """The RRC block with a preset name resolved, or None."""
+        return Rrc(preset=self.rrc) if isinstance(self.rrc, str) else self.rrc
 
 
 class Workload(_Strict):

@@ -32,7 +32,10 @@ class Observation:
     the server reported (its nominal queued work divided by its workers), as
     it was ``scheduler.backlog_delay`` ago; ``deadline_s`` is the time left
     until the request's deadline, or ``None``; ``waited_s`` is how long the
-    request already waited for the device's processor.
+    request already waited for the device's processor; ``radio_since_s`` is
+    the time since the device's radio last finished a transfer (0 while one
+    is under way, ``inf`` before the first), which with an RRC state machine
+    (``power.rrc``) tells whether an offload will pay a promotion.
     """
 
     now_s: float
@@ -45,6 +48,7 @@ class Observation:
     device_queue: int
     deadline_s: float | None
     waited_s: float = 0.0
+    radio_since_s: float = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,9 @@ class Outcome:
     per exit head in block order, the confidence of every head that ran
     (on the device or the server), NaN for heads that did not run;
     ``final_confidence`` is the final layer's, NaN if it was not reached.
+    With ``power.rrc``, ``energy_j`` is the energy known when the result
+    arrives: the radio tail that follows is not known yet (the record gets it
+    once the tail is cut or runs out).
     """
 
     request: int

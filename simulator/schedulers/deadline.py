@@ -79,7 +79,8 @@ class Deadline(Scheduler):
     def predicted_latency(self, obs: Observation) -> np.ndarray:
         """Expected latency of every candidate (in ``self.options`` order)."""
         args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s)
-        return np.concatenate([self.system.latency(*args, o) for o in self.outlooks])
+        return np.concatenate([self.system.latency(*args, o, obs.radio_since_s)
+                               for o in self.outlooks])
 
     def budget(self, obs: Observation) -> float | None:
         if obs.deadline_s is not None:
@@ -115,8 +116,8 @@ class EnergySLO(Scheduler):
 
     def decide(self, obs: Observation) -> Decision:
         args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s)
-        latency = self.system.latency(*args)
-        energy = self.system.energy(*args)
+        latency = self.system.latency(*args, radio_since_s=obs.radio_since_s)
+        energy = self.system.energy(*args, radio_since_s=obs.radio_since_s)
         feasible = latency <= self.params.slo - obs.waited_s
         if not feasible.any():
             return Decision(split=int(np.argmin(latency)))

@@ -51,7 +51,8 @@ def objective_cost(system, params: ObjectiveParams, obs: Observation,
     ``outlook`` (an ``ExitOutlook``) defaults to the scenario's thresholds, so
     configured exit heads are part of the prediction.
     """
-    args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s, outlook)
+    args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s, outlook,
+            obs.radio_since_s)
     if params.objective == "latency":
         return system.latency(*args)
     if params.objective == "energy":

@@ -13,6 +13,8 @@ moment it gets its device's processor:
 * the request's own exit confidences and correctness at every head and at
   the final layer, and its actual device and server service-time
   multipliers;
+* its device radio's RRC state (``Observation.radio_since_s``), so the
+  promotion an offload will wait for is foreseen (with ``power.rrc``);
 * the server's exact present: the actual remaining service time of every
   job in service and every job queued (FIFO over the workers), so the wait
   of a job joining at any later time is known *if nothing else arrives
@@ -129,15 +131,32 @@ class Oracle(Scheduler):
             return compute, compute_j
         half = sysm.rtt_s / 2.0
         t1 = obs.now_s + compute
+        rrc = sysm.rrc
+        promotion = 0.0
+        if rrc is not None and obs.radio_since_s + compute >= rrc.tail_s:
+            promotion = rrc.promotion_s  # the radio will be idle: promote first
+        t1 += promotion
         bits = self.up_bits[split]
         tx = h.uplink.transfer_duration(t1, bits)
         tx_j = float(sysm.radio.watts(bits / tx)) * tx if tx > 0 else 0.0
         arrive = t1 + tx + half
         start = max(arrive, self._free)
         done = start + srv_flops / sysm.server_speed_flops * float(h.server_multiplier[rid])
-        back = done + h.downlink.transfer_duration(done, self.down_bits) + half
+        rx_start = done
+        if rrc is not None and done - (t1 + tx) >= rrc.tail_s:
+            rx_start += rrc.promotion_s  # the radio went idle while the server worked
+        rx = h.downlink.transfer_duration(rx_start, self.down_bits)
+        back = rx_start + rx + half
         latency = back - obs.now_s
-        return latency, compute_j + tx_j + sysm.idle_power_w * (latency - compute - tx)
+        energy = compute_j + tx_j + sysm.idle_power_w * (latency - compute - tx)
+        if rrc is not None:  # the marginal radio cost, as SystemModel._rrc_j
+            catch_up = (rrc.promotion_j + rrc.tail_j if promotion > 0.0
+                        else rrc.tail_w * (obs.radio_since_s + compute))
+            connected = (rrc.tail_j + rrc.promotion_j if rx_start > done
+                         else rrc.tail_w * (done - (t1 + tx)))
+            rx_j = rrc.receive_w(self.down_bits / rx) * rx if rx > 0 else 0.0
+            energy += catch_up + connected + rx_j
+        return latency, energy
 
     def decide(self, obs: Observation) -> Decision:
         self._free = self.hindsight.server_free_at(obs.now_s)
