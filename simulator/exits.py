@@ -19,6 +19,7 @@ Two exit models:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +36,15 @@ class ExitDraws:
     correct: np.ndarray
 
 
-def draw_exits(model: ModelProfile, n: int, rng: np.random.Generator) -> ExitDraws:
-    """Confidences and correctness of ``n`` requests at every exit head and the final layer."""
+def draw_exits(model: ModelProfile, n: int, rng: np.random.Generator,
+               heads_needed: Collection[int] | None = None) -> ExitDraws:
+    """Confidences and correctness of ``n`` requests at every exit head and the final layer.
+
+    ``heads_needed`` (head columns, block order): a caller that knows the
+    other heads never run (the fast path, with fixed thresholds) skips their
+    Beta quantiles, the costly part; their columns are NaN (confidence) and
+    False (correctness).  The draws, and so every other column, are the same.
+    """
     heads = [b.exit for b in model.blocks if b.exit is not None]
     if model.exit_trace is not None:
         conf = np.asarray(model.exit_trace.confidence, dtype=float)
@@ -52,7 +60,11 @@ def draw_exits(model: ModelProfile, n: int, rng: np.random.Generator) -> ExitDra
         return ExitDraws(np.ones((n, 1)), (v < model.final_accuracy)[:, None])
     params = [(h.model.accuracy, h.model.concentration) for h in heads]
     params.append((model.final_accuracy, model.final_concentration))
-    conf = np.column_stack([_calibrated_confidence(u, a, k) for a, k in params])
+    last = len(params) - 1
+    conf = np.column_stack([
+        _calibrated_confidence(u, a, k) if heads_needed is None or j == last
+        or j in heads_needed else np.full(n, np.nan)
+        for j, (a, k) in enumerate(params)])
     return ExitDraws(conf, v[:, None] < conf)
 
 

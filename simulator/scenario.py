@@ -467,6 +467,10 @@ class Scenario(_Strict):
     channel: ChannelSpec
     server: ServerSpec
     scheduler: SchedulerSpec
+    engine: Literal["auto", "simpy", "fast"] = Field(default="auto", description=(
+        "Which engine runs each sweep point: auto (the exact event-free fast path where "
+        "no decision depends on the simulation's state, else SimPy), simpy, or fast (an "
+        "error where it does not apply). Both give the same per-request records."))
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description=(
         "Cartesian product over dotted keys, e.g. {scheduler.policy: [a, b]}."))
     zip: dict[str, list[Any]] = Field(default_factory=dict, description=(
