@@ -158,9 +158,11 @@ def _unknown_fields(obj: BaseModel, where: str) -> str | None:
             if value != info.get_default(call_default_factory=True):
                 return f"{path} is set and the fast path does not implement it"
             continue
-        for item in value if isinstance(value, list) else [value]:
+        items = ([(f"{path}.{i}", v) for i, v in enumerate(value)] if isinstance(value, list)
+                 else [(path, value)])
+        for item_path, item in items:
             if isinstance(item, BaseModel):
-                reason = _unknown_fields(item, path)
+                reason = _unknown_fields(item, item_path)
                 if reason is not None:
                     return reason
     return None
