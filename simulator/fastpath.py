@@ -369,15 +369,14 @@ class FastReplication:
         """(arrival time, device index) of requests 0..n-1, in arrival order."""
         n = self.n
         devices = self.devices
+        rate = sum(d.spec.workload.mean_rate for d in devices)
+        until = 1.1 * n / rate + 1.0   # enough in all but rare cases; else draw again
         if len(devices) == 1:
-            until = 0.0
             while True:
                 times = self._arrival_times(devices[0], until)
                 if len(times) >= n:
                     return times[:n], np.zeros(n, dtype=np.int64)
-                until = max(2.0 * until, float(times[-1]) if len(times) else 1.0)
-        rate = sum(d.spec.workload.mean_rate for d in devices)
-        until = 1.2 * n / rate + 1.0
+                until *= 2.0
         while True:
             per = [self._arrival_times(d, until) for d in devices]
             per = [t[t <= until] for t in per]
@@ -474,7 +473,7 @@ class FastReplication:
             if mult is not None:
                 compute_s = compute_s * mult[rids]
             a = arrival[rids]
-            start = np.asarray(lindley(a.tolist(), compute_s.tolist()))
+            start = lindley(a, compute_s)
             finish = start + compute_s
             rate = self._rates_at(dev.uplink, start)
             split = dev.decision.split
