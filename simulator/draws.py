@@ -13,39 +13,41 @@ dimensionless.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from profiles.model import ModelProfile
-from simulator.exits import ExitDraws, draw_exits
+from simulator.exits import ExitDraws, ExitSampler
 from simulator.scenario import Scenario
 from simulator.seeds import Component, stream
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestDraws:
     """Everything random that belongs to the requests of one replication.
 
     ``device_mult[k]`` holds the compute multipliers of device entry ``k``
     (``None``: deterministic compute, every multiplier 1); ``dispatch`` the
     uniforms of random dispatch (empty unless ``server.dispatch: random`` with
-    several servers).
+    several servers).  ``exit_sampler`` holds the exit draws; ``exits`` is
+    every request's confidence and correctness at every exit (computed on
+    first use: the fast path asks the sampler only for what it needs).
     """
 
     server_mult: np.ndarray
-    exits: ExitDraws
+    exit_sampler: ExitSampler
     device_mult: list[np.ndarray | None]
     dispatch: np.ndarray
 
+    @cached_property
+    def exits(self) -> ExitDraws:
+        return self.exit_sampler.all()
 
-def draw_requests(scenario: Scenario, model: ModelProfile, replication: int,
-                  heads_needed: Collection[int] | None = None) -> RequestDraws:
-    """Draw the per-request numbers of ``replication`` from their own streams.
 
-    ``heads_needed``: see :func:`simulator.exits.draw_exits` (None: all heads).
-    """
+def draw_requests(scenario: Scenario, model: ModelProfile, replication: int) -> RequestDraws:
+    """Draw the per-request numbers of ``replication`` from their own streams."""
     seed = scenario.seed
     n = scenario.horizon.requests
     srv = scenario.server
@@ -53,7 +55,7 @@ def draw_requests(scenario: Scenario, model: ModelProfile, replication: int,
                 if srv.count > 1 and srv.dispatch == "random" else np.empty(0))
     server_mult = srv.compute.variability.sample(
         stream(seed, replication, Component.SERVER_SERVICE), n)
-    exits = draw_exits(model, n, stream(seed, replication, Component.EXITS), heads_needed)
+    exits = ExitSampler(model, n, stream(seed, replication, Component.EXITS))
     return RequestDraws(server_mult, exits, device_multipliers(scenario, replication), dispatch)
 
 

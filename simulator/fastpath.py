@@ -294,9 +294,7 @@ class FastReplication:
         self.depth = model.depth
         self.rtt_half = scenario.channel.rtt / 2.0
         self.devices = self._build_devices()
-        needed = {j for d in self.devices for j, t in enumerate(self._thresholds_of(d.decision))
-                  if t != math.inf}
-        self.draws: RequestDraws = draw_requests(scenario, model, replication, needed)
+        self.draws: RequestDraws = draw_requests(scenario, model, replication)
 
     def _thresholds_of(self, decision: Decision) -> tuple[float, ...]:
         return self.thresholds if decision.thresholds is None else tuple(decision.thresholds)
@@ -395,23 +393,34 @@ class FastReplication:
 
     # -------------------------------------------------------------- paths
 
-    def _outcomes(self, decision: Decision, conf: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple]:
-        """Per request of one device: exit column, offloaded?, device FLOP, server FLOP.
+    def _outcomes(self, decision: Decision, rids: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per request ``rids`` of one device: exit column, offloaded?, device FLOP, server
+        FLOP, correct?
 
         A request leaves at the first enabled head whose confidence reaches its
-        threshold; the FLOP of each possible outcome are summed exactly as
+        threshold (``confidence >= threshold``, as the engine compares); a
+        head's confidence is computed only for the requests that reach it.  The
+        FLOP of each possible outcome are summed exactly as
         ``Replication._device_part`` / ``_server_part`` sum them.
         """
         split = decision.split
         thresholds = self._thresholds_of(decision)
         n_heads = len(self.exit_blocks)
-        hit = np.full(len(conf), -1, dtype=np.int64)
-        if n_heads:
-            enabled = np.array([t != math.inf for t in thresholds])
-            reached = (conf[:, :n_heads] >= np.asarray(thresholds, dtype=float)) & enabled
-            any_hit = reached.any(axis=1)
-            hit = np.where(any_hit, reached.argmax(axis=1), -1)
+        sampler = self.draws.exit_sampler
+        hit = np.full(len(rids), -1, dtype=np.int64)
+        correct = np.zeros(len(rids), dtype=bool)
+        alive = np.arange(len(rids))
+        for j in range(n_heads):
+            if thresholds[j] == math.inf or not len(alive):
+                continue
+            conf = sampler.confidence(j, rids[alive])
+            leave = conf >= thresholds[j]
+            gone = alive[leave]
+            hit[gone] = j
+            correct[gone] = sampler.correct(j, rids[gone], conf[leave])
+            alive = alive[~leave]
+        correct[alive] = sampler.correct(-1, rids[alive])
         table_dev, table_srv, table_col, table_off = [], [], [], []
         for col in range(-1, n_heads):
             on_device, flops_dev = self._device_part(split, thresholds, col)
@@ -424,7 +433,7 @@ class FastReplication:
             table_off.append(offloaded)
         pick = hit + 1
         return (np.asarray(table_col)[pick], np.asarray(table_off)[pick],
-                np.asarray(table_dev)[pick], np.asarray(table_srv)[pick], thresholds)
+                np.asarray(table_dev)[pick], np.asarray(table_srv)[pick], correct)
 
     def _device_part(self, split: int, thresholds, col: int) -> tuple[int, float]:
         heads = 0.0
@@ -454,7 +463,6 @@ class FastReplication:
         n = self.n
         arrival, owner = self._arrivals()
         draws = self.draws
-        conf = draws.exits.confidence
         rtt_half = self.rtt_half
         rec = {
             "split": np.zeros(n, dtype=np.int64), "exit_col": np.zeros(n, dtype=np.int64),
@@ -462,12 +470,14 @@ class FastReplication:
             "tx_j": np.zeros(n), "rate": np.zeros(n), "bytes_up": np.zeros(n),
             "at_server": np.zeros(n), "srv_flops": np.zeros(n),
             "offloaded": np.zeros(n, dtype=bool), "finish": np.zeros(n),
+            "correct": np.zeros(n, dtype=bool),
         }
         byte_values: set = set()
         dev_stats = []
         for dev in self.devices:
             rids = np.flatnonzero(owner == dev.index)
-            col, off, f_dev, f_srv, _ = self._outcomes(dev.decision, conf[rids])
+            col, off, f_dev, f_srv, correct = self._outcomes(dev.decision, rids)
+            rec["correct"][rids] = correct
             mult = draws.device_mult[dev.entry]
             compute_s = f_dev / dev.spec.compute.speed
             if mult is not None:
@@ -615,7 +625,6 @@ class FastReplication:
         col = rec["exit_col"]
         blocks = np.asarray([*self.exit_blocks, -1], dtype=np.int64)
         exit_block = np.where(col >= 0, blocks[col], -1)
-        correct = self.draws.exits.correct[np.arange(n), np.where(col >= 0, col, -1)]
         bytes_dtype = np.asarray(sorted(byte_values, key=float)).dtype if byte_values else float
         columns = {
             "request": np.arange(n), "device": owner, "arrival_s": arrival,
@@ -623,7 +632,7 @@ class FastReplication:
             "device_wait_s": wait, "device_compute_s": compute_s, "uplink_s": uplink_s,
             "server_wait_s": server_wait, "server_service_s": service,
             "downlink_s": downlink_s, "energy_j": energy,
-            "bytes_up": rec["bytes_up"].astype(bytes_dtype), "correct": correct,
+            "bytes_up": rec["bytes_up"].astype(bytes_dtype), "correct": rec["correct"],
             "uplink_rate_bps": rec["rate"],
         }
         records = {name: columns[name] for name in RECORD_FIELDS}
