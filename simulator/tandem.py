@@ -62,8 +62,11 @@ def lindley(arrivals: np.ndarray, services: np.ndarray, free: float = -math.inf
     waiting = (np.flatnonzero(arrivals[1:] < ends[:-1]) + 1).tolist()
     if not waiting:
         return begins
-    a, s = arrivals.tolist(), services.tolist()
-    b, e = begins.tolist(), ends.tolist()
+    if 8 * len(waiting) < n:  # few wait: index the arrays (same IEEE doubles, no copies)
+        a, s, b, e = arrivals, services, begins, ends
+    else:
+        a, s = arrivals.tolist(), services.tolist()
+        b, e = begins.tolist(), ends.tolist()
     done = 0
     for k in waiting:
         if k <= done:
@@ -74,7 +77,7 @@ def lindley(arrivals: np.ndarray, services: np.ndarray, free: float = -math.inf
             prev = e[k] = prev + s[k]
             k += 1
         done = k - 1
-    return np.asarray(b)
+    return b if isinstance(b, np.ndarray) else np.asarray(b)
 
 
 @dataclass(frozen=True)
