@@ -22,7 +22,7 @@ from simulator.background_stream import BackgroundStream
 from simulator.channel import ConstantLink, IdealLink, Link, _GeneratedLink
 from simulator.costs import RadioPower, SystemModel
 from simulator.draws import RequestDraws, draw_requests
-from simulator.engine import RECORD_FIELDS, ReplicationResult
+from simulator.engine import RECORD_FIELDS, ReplicationResult, SchedulerError
 from simulator.scenario import (
     DeviceSpec,
     LinearRadio,
@@ -38,7 +38,7 @@ _ARRIVAL_CHUNK = 256  # the engine's chunk of inter-arrival draws (simulator.eng
 
 
 def device_system(scenario: Scenario, model: ModelProfile, spec: DeviceSpec,
-            thresholds: tuple[float, ...]) -> SystemModel:
+                  thresholds: tuple[float, ...]) -> SystemModel:
     """The system model a device's policy is prepared with (as the engine builds it)."""
     radio = spec.power.radio
     radio_power = (RadioPower(radio.a, radio.b) if isinstance(radio, LinearRadio)
@@ -101,9 +101,26 @@ class FastReplication:
                 if decision is None:  # supports() said otherwise: a plug-in changed its mind
                     raise ScenarioError(f"scheduler.policy '{sc.scheduler.policy}' gave no "
                                         f"fixed decision on device {i}; use engine: simpy")
+                self._check(decision, i)
                 devices.append(_Device(i, entry, spec, uplink, downlink, decision,
                                        system.radio))
         return devices
+
+    def _check(self, decision: Decision, device: int) -> None:
+        """Refuse a fixed decision the engine would refuse (``Replication._check``)."""
+        who = (f"scheduler.policy '{self.scenario.scheduler.policy}': fixed_decision() on "
+               f"device {device}")
+        split = decision.split
+        if not isinstance(split, int | np.integer) or isinstance(split, bool) \
+                or not 0 <= split <= self.depth:
+            raise SchedulerError(f"{who} chose split {split!r}; allowed: a whole number in "
+                                 f"0..{self.depth} (the model has {self.depth} blocks)")
+        thresholds = decision.thresholds
+        if thresholds is not None and (not isinstance(thresholds, tuple | list)
+                                       or len(thresholds) != len(self.exit_blocks)):
+            raise SchedulerError(f"{who} gave thresholds {thresholds!r}; allowed: None (the "
+                                 f"scenario's) or one per exit head (at blocks "
+                                 f"{self.exit_blocks})")
 
     # -------------------------------------------------------------- arrivals
 

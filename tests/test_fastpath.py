@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 import simulator
 from simulator import fastpath
 from simulator.background_stream import BackgroundStream
-from simulator.engine import Replication, ReplicationResult, background_arrivals
+from simulator.engine import Replication, ReplicationResult, SchedulerError, background_arrivals
 from simulator.fastpath import FastReplication, choose_engine, run_replication, supports
 from simulator.scenario import ScenarioError, Workload, load_scenario, resolve_model
+from simulator.schedulers import Decision, Scheduler
 from simulator.seeds import Component, stream
 from simulator.summary import summarise
 from simulator.tandem import AmbiguousOrder
@@ -357,3 +358,25 @@ def test_fast_path_equals_simpy_on_random_small_worlds(overrides: list[str],
         return
     assert_same(Replication(point.scenario, model, 2).run(), fast)
 
+
+
+class OutOfRange(Scheduler):
+    """A plug-in whose fixed decision names a split the model does not have."""
+
+    def decide(self, obs) -> Decision:
+        return Decision(split=99)
+
+    def fixed_decision(self) -> Decision:
+        return Decision(split=99)
+
+
+def test_a_fixed_decision_the_engine_would_refuse_is_refused_the_same_way(
+        scenario_file) -> None:
+    loaded = load_scenario(scenario_file(WORLD),
+                           ["scheduler={policy: 'test_fastpath:OutOfRange'}"])
+    sc = loaded.points[0].scenario
+    model = resolve_model(sc, loaded.path)
+    assert supports(sc, model) is None   # a plug-in may opt in with fixed_decision()
+    for engine in (Replication, FastReplication):
+        with pytest.raises(SchedulerError, match=r"split 99; allowed: a whole number in 0\.\.4"):
+            engine(sc, model, 0).run()
