@@ -25,6 +25,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
+	$(BIN)/python benchmarks/fast_path.py
+	$(BIN)/python benchmarks/ten_million.py
 
 clean:
 	rm -rf $(VENV) runs

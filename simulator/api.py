@@ -218,7 +218,8 @@ def _manifest(loaded: LoadedScenario, factory: TaskFactory, pool: Executor, stor
     manifest: dict[str, Any] = {
         **base_manifest(), "scenario": base.name, "seed": base.seed,
         "scenario_hash": scenario_hash(loaded.raw), "scenario_file": str(loaded.path),
-        "overrides": list(overrides), **pool.describe(), "engine": "simpy",
+        "overrides": list(overrides), **pool.describe(),
+        **_engine_facts(loaded, factory, reps, facts["engines"]),
         "sweep_keys": grid_columns(base), "points": len(loaded.points),
         "replications": counts[0] if len(counts) == 1 else
         {str(p): n for p, n in reps.items()},
@@ -245,6 +246,26 @@ def _manifest(loaded: LoadedScenario, factory: TaskFactory, pool: Executor, stor
     if store.warnings:
         manifest["warnings"] = list(store.warnings)
     return manifest
+
+
+def _engine_facts(loaded: LoadedScenario, factory: TaskFactory, reps: dict[int, int],
+                  engines: dict[str, str]) -> dict[str, Any]:
+    """Which engine ran: ``engine`` for the run (``fast``, ``simpy`` or ``mixed``) and, per
+    sweep point, what it asked for and how many replications each engine ran.
+
+    A point on the fast path may still have replications run by SimPy: those
+    with simultaneous events whose order SimPy's event queue decides
+    (``simulator.tandem.AmbiguousOrder``).
+    """
+    points = []
+    for p, n in reps.items():
+        ran = [engines[task_key(p, r)] for r in range(n)]
+        points.append({"point": p, **factory.columns[p],
+                       "requested": loaded.points[p].scenario.engine,
+                       "fast": ran.count("fast"), "simpy": ran.count("simpy")})
+    used = set(engines.values())
+    overall = used.pop() if len(used) == 1 else "mixed"
+    return {"engine": overall, "engines": points}
 
 
 def _warmup_facts(rule: int | str, cuts: list[int]) -> dict[str, Any]:

@@ -164,8 +164,13 @@ def run(
             done = manifest["requests_simulated_now"]
             reused = (f"; {manifest['tasks_resumed']} of {manifest['tasks']} tasks were "
                       f"already done" if manifest["tasks_resumed"] else "")
+            fast = sum(p["fast"] for p in manifest["engines"])
+            engine = (f"engine {manifest['engine']}" if manifest["engine"] != "mixed" else
+                      f"engines: fast path for {fast} of {manifest['tasks']} tasks, SimPy for "
+                      f"the others")
             out_console.print(f"{done:,} requests in {manifest['wall_time_s']:.1f} s "
-                              f"({manifest['requests_per_s']:,.0f} req/s){reused} → {out}")
+                              f"({manifest['requests_per_s']:,.0f} req/s, {engine}){reused} "
+                              f"→ {out}")
         if result.precision is not None and not result.precision["met"]:
             err_console.print(f"warning: --target-ci not met at every sweep point within "
                               f"{result.precision['max_replications']} replications; see "

@@ -26,8 +26,8 @@ from profiles.model import ModelProfile
 from simulator.channel import Link
 from simulator.costs import RadioPower, SystemModel
 from simulator.dispatch import Dispatcher
+from simulator.draws import draw_requests
 from simulator.estimators import BacklogHistory, RateEstimator
-from simulator.exits import draw_exits
 from simulator.fifo import FifoStation, WorkerPool
 from simulator.radio import RadioStateMachine
 from simulator.scenario import (
@@ -274,15 +274,13 @@ class Replication:
         self.servers = [self._make_server() for _ in range(srv.count)]
         self.batching = srv.batching
         self.batch_shared = 0.0 if srv.batching is None else srv.batching.shared
-        uniforms = (stream(seed, replication, Component.DISPATCH).random(n)
-                    if srv.count > 1 and srv.dispatch == "random" else np.empty(0))
-        self.dispatcher = Dispatcher(srv.dispatch, self.servers, uniforms)
-        self.server_mult = srv.compute.variability.sample(
-            stream(seed, replication, Component.SERVER_SERVICE), n)
-        self.exits = draw_exits(model, n, stream(seed, replication, Component.EXITS))
+        draws = draw_requests(scenario, model, replication)  # shared with the fast path
+        self.dispatcher = Dispatcher(srv.dispatch, self.servers, draws.dispatch)
+        self.server_mult = draws.server_mult
+        self.exits = draws.exits
         self.thresholds = configured_thresholds(scenario, len(model.exit_blocks))
         self._prepare_model_arrays()
-        self.device_mult = self._device_multipliers(seed, replication, n)
+        self.device_mult = draws.device_mult
         self.devices = self._build_devices(seed, replication)
         self.rtt_half = scenario.channel.rtt / 2.0
         self.arrived = 0
@@ -364,20 +362,6 @@ class Replication:
                     learns=type(scheduler).update is not Scheduler.update,
                     radio=None if rrc_params is None else RadioStateMachine(rrc_params)))
         return devices
-
-    def _device_multipliers(self, seed: int, replication: int, n: int
-                            ) -> list[np.ndarray | None]:
-        """Per-request compute multipliers, one array per device entry of the scenario.
-
-        Entry ``k`` draws from its own stream, so adding a device entry does not
-        change the others' draws; ``None`` stands for deterministic compute.
-        """
-        out: list[np.ndarray | None] = []
-        for k, spec in enumerate(self.scenario.devices):
-            variability = spec.compute.variability
-            out.append(None if variability.dist == "deterministic" else variability.sample(
-                stream(seed, replication, Component.DEVICE_SERVICE, k), n))
-        return out
 
     # -------------------------------------------------------------- processes
 

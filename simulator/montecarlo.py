@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from profiles.model import ModelProfile
-from simulator.engine import Replication
+from simulator.fastpath import choose_engine, run_replication
 from simulator.precision import mser_truncation
 from simulator.scenario import LoadedScenario, Scenario, resolve_model
 from simulator.summary import counted, summarise
@@ -55,6 +55,7 @@ class Task:
     scenario: Scenario
     model: ModelProfile
     save_requests: bool
+    engine: str = "simpy"       # "fast" or "simpy": from simulator.fastpath.choose_engine
 
     @property
     def key(self) -> str:
@@ -78,6 +79,7 @@ class TaskResult:
     requests: pa.Table | None
     simulated: int
     warmup: int                 # leading requests left out (fixed count or MSER-5)
+    engine: str = "simpy"       # the engine that ran it ("fast" or "simpy")
 
     @property
     def key(self) -> str:
@@ -155,9 +157,9 @@ class RunOutput:
 
 
 def run_task(task: Task) -> TaskResult:
-    """Simulate one replication of one sweep point."""
+    """Simulate one replication of one sweep point, on the engine its point chose."""
     scenario = task.scenario
-    result = Replication(scenario, task.model, task.replication).run()
+    result, engine = run_replication(scenario, task.model, task.replication, task.engine)
     warmup = warmup_cut(result.records, scenario.horizon.warmup)
     keys = task.values
     row = {**keys, "replication": task.replication, "seed": scenario.seed,
@@ -173,7 +175,7 @@ def run_task(task: Task) -> TaskResult:
         requests = pa.table(columns)
     return TaskResult(task.point, task.replication, row,
                       [{**tag, **_py(d)} for d in result.devices], {**tag, **_py(result.server)},
-                      requests, len(result.records["request"]), warmup)
+                      requests, len(result.records["request"]), warmup, engine)
 
 
 def warmup_cut(records: dict[str, np.ndarray], warmup: int | str) -> int:
@@ -235,6 +237,7 @@ class TaskFactory:
         self.save_requests = save_requests
         self.columns = point_columns(loaded)
         self._models: dict[str, ModelProfile] = {}
+        self._engines: dict[int, str] = {}
 
     def model(self, scenario: Scenario) -> ModelProfile:
         key = scenario.model.model_dump_json()
@@ -242,10 +245,17 @@ class TaskFactory:
             self._models[key] = resolve_model(scenario, self.loaded.path)
         return self._models[key]
 
+    def engine(self, point: int) -> str:
+        """The engine of a sweep point: ``fast`` where it applies (``engine: auto``)."""
+        if point not in self._engines:
+            sc = self.loaded.points[point].scenario
+            self._engines[point] = choose_engine(sc, self.model(sc))
+        return self._engines[point]
+
     def task(self, point: int, replication: int) -> Task:
         sc = self.loaded.points[point].scenario
         return Task(point, replication, self.columns[point], sc, self.model(sc),
-                    self.save_requests)
+                    self.save_requests, self.engine(point))
 
 
 def tasks(loaded: LoadedScenario) -> list[tuple[int, int]]:

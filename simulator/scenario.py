@@ -544,6 +544,10 @@ class Scenario(_Strict):
     channel: ChannelSpec
     server: ServerSpec
     scheduler: SchedulerSpec
+    engine: Literal["auto", "simpy", "fast"] = Field(default="auto", description=(
+        "Which engine runs each sweep point: auto (the exact event-free fast path where "
+        "no decision depends on the simulation's state, else SimPy), simpy, or fast (an "
+        "error where it does not apply). Both give the same per-request records."))
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description=(
         "Cartesian product over dotted keys, e.g. {scheduler.policy: [a, b]}."))
     zip: dict[str, list[Any]] = Field(default_factory=dict, description=(
@@ -663,6 +667,8 @@ def load_scenario(path: str | Path,
         points.append(SweepPoint(index, values, _validate(point_raw, path, context=where)))
     for p in points:
         _check_policy_fits(p.scenario, path, p.values)
+        if p.scenario.engine == "fast":
+            _check_fast_path(p, path)
     warnings = tuple(w for p in points for w in load_warnings(p.scenario, p.values, path))
     return LoadedScenario(path, raw, base, tuple(points), tuple(dict.fromkeys(warnings)))
 
@@ -996,6 +1002,19 @@ def _check_policy_fits(scenario: Scenario, path: Path, values: Mapping[str, Any]
                             f"given but the model has {n_exits} exit heads (at blocks "
                             f"{list(model.exit_blocks)}); give one number for every "
                             f"head, or a list of {n_exits}")
+
+
+def _check_fast_path(point: SweepPoint, path: Path) -> None:
+    """``engine: fast`` where the fast path does not apply: say why, before anything runs."""
+    from simulator.fastpath import supports
+
+    reason = supports(point.scenario, resolve_model(point.scenario, path))
+    if reason is not None:
+        where = (f" (at sweep point {', '.join(f'{k}={v}' for k, v in point.values.items())})"
+                 if point.values else "")
+        raise ScenarioError(f"{path}: engine{where}: 'fast' does not apply here: {reason}; "
+                            f"allowed: auto (the fast path where it applies, else SimPy) or "
+                            f"simpy")
 
 
 def configured_thresholds(scenario: Scenario, n_exits: int) -> tuple[float, ...]:

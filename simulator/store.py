@@ -310,7 +310,8 @@ class RunStore:
             rec = {"point": result.point, "replication": result.replication,
                    "summary": result.summary, "devices": result.devices,
                    "server": result.server, "simulated": result.simulated,
-                   "warmup": result.warmup, "requests": result.requests is not None}
+                   "warmup": result.warmup, "requests": result.requests is not None,
+                   "engine": result.engine}
             write_text(self._task_path(key), _dumps(rec), durable=True)
         except OSError as exc:
             raise StoreError(f"--out {self.out}: writing task {key} failed "
@@ -338,12 +339,14 @@ class RunStore:
         """Write the tables from the task files of ``keys`` (in that order), then the manifest.
 
         ``manifest(facts)`` gets what the store counted (requests simulated,
-        warm-up cuts) and returns the manifest to write.  Returns the tables
-        as DataFrames (``summary``, ``devices``, ``server``) plus ``requests_rows``.
+        warm-up cuts, the engine that ran each task) and returns the manifest to
+        write.  Returns the tables as DataFrames (``summary``, ``devices``,
+        ``server``) plus ``requests_rows``.
         """
-        rows, devices, server, simulated, cuts = [], [], [], 0, []
+        rows, devices, server, simulated, cuts, engines = [], [], [], 0, [], {}
         for key in keys:
             rec = self.read_task(key)
+            engines[key] = rec.get("engine", "simpy")  # tasks stored before the fast path
             rows.append(rec["summary"])
             devices.extend(rec["devices"])
             server.append(rec["server"])
@@ -364,7 +367,7 @@ class RunStore:
             else:
                 (out / "requests.parquet").unlink(missing_ok=True)
             facts = {"requests_simulated": simulated, "warmup_cut": cuts,
-                     "requests_rows": n_rows}
+                     "requests_rows": n_rows, "engines": engines}
             write_text(out / MANIFEST, json.dumps(manifest(facts), indent=2, default=str),
                        durable=True)
         except OSError as exc:
