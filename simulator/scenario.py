@@ -32,6 +32,7 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -46,7 +47,17 @@ from simulator.background import (
     load_utilisation_trace,
 )
 from simulator.channel import LinkSpec
-from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Speed, Work
+from simulator.units import (
+    _QUANTITY_PATTERN,
+    Bytes,
+    Duration,
+    Frequency,
+    Power,
+    PowerPerRate,
+    Speed,
+    Work,
+    parse_time,
+)
 from simulator.variability import Variability, VariabilitySpec, shorthand_schema
 
 
@@ -176,6 +187,28 @@ class TraceColumns(_Strict):
 _TRACE_FIELDS = ("file", "columns", "loop", "period", "time_scale", "offset")
 
 
+def _parse_offset(value: object) -> object:
+    """``random``, or a duration >= 0 in seconds (``'30 s'``, ``2.5``)."""
+    if value == "random":
+        return value
+    allowed = "allowed: 'random', or a duration >= 0 such as '30 s'"
+    try:
+        seconds = parse_time(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {allowed}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"offset {value!r} is not a duration >= 0; {allowed}")
+    return seconds
+
+
+TraceOffset = Annotated[float | Literal["random"], BeforeValidator(_parse_offset),
+                        WithJsonSchema({"anyOf": [
+                            {"const": "random"},
+                            {"anyOf": [{"type": "number", "minimum": 0},
+                                       {"type": "string", "pattern": _QUANTITY_PATTERN}]}]})]
+"""Where a replayed trace starts (s), or ``random`` (uniform in one period)."""
+
+
 class Workload(_Strict):
     """How requests arrive at a device (``devices[].workload``).
 
@@ -213,7 +246,7 @@ class Workload(_Strict):
         "default span·n/(n − 1), which keeps the trace's mean rate."))
     time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False, description=(
         "trace: stretch factor of trace time (2: half the rate)."))
-    offset: Literal["random"] | Duration = Field(
+    offset: TraceOffset = Field(
         default=0.0, description=(
             "trace: where in the (scaled) trace the replication starts (s), or 'random': "
             "uniform in one period, drawn per replication (needs loop)."))
@@ -377,7 +410,7 @@ class UtilisationTraceSpec(_Strict):
     loop: bool = Field(default=True, description="Repeat the trace after its span.")
     time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False, description=(
         "Stretch factor of trace time (2: changes half as fast)."))
-    offset: Literal["random"] | Duration = Field(default=0.0, description=(
+    offset: TraceOffset = Field(default=0.0, description=(
         "Where in the (scaled) trace the replication starts (s), or 'random' (needs loop)."))
 
     @field_validator("file")
