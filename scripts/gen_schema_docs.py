@@ -108,7 +108,9 @@ FALLBACK: dict[str, str] = {
     "InlineBlock.name": "Block name (for people; splits are numbered 1..L).",
     "InlineBlock.exit": "Optional early-exit head after this block.",
     "Workload.arrivals": "`poisson`: exponential gaps; `periodic`: one request every "
-                         "1/rate s (frames).",
+                         "1/rate s (frames); `mmpp`: Poisson at a rate that follows a "
+                         "Markov chain (`rates`, `mean_sojourn`); `trace`: the timestamps "
+                         "of `file`.",
     "MarkovLinkSpec.model": "Selects this link model.",
     "MarkovLinkSpec.initial": "State at time 0: drawn from the stationary distribution, or "
                               "from the given probabilities.",
@@ -126,7 +128,8 @@ FALLBACK: dict[str, str] = {
     "TraceLinkSpec.loop": "Repeat the trace after its end; otherwise the last rate holds.",
     "TraceLinkSpec.random_offset": "Start each replication at a uniform random point of "
                                    "the trace.",
-    "Background.arrivals": "Background jobs arrive as a Poisson process.",
+    "Background.arrivals": "Background jobs arrive as a Poisson process, at `rate` or at "
+                           "a rate that follows `pattern` or a `utilisation` trace.",
     "Background.rate": "Background jobs per second.",
     "Variability.dist": "Distribution of the unit-mean multiplier of work/speed; "
                         "also written as a bare string (`exponential`).",

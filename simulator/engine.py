@@ -23,6 +23,8 @@ import numpy as np
 import simpy
 
 from profiles.model import ModelProfile
+from simulator.background import job_arrivals
+from simulator.batching import BatchCost
 from simulator.channel import Link
 from simulator.costs import RadioPower, SystemModel
 from simulator.dispatch import Dispatcher
@@ -52,29 +54,16 @@ _ARRIVAL_CHUNK = 256  # inter-arrival times drawn per call; fixed, so streams ar
 
 def background_arrivals(server: ServerSpec, rng: np.random.Generator
                         ) -> Iterator[tuple[float, float]]:
-    """Arrival times (s) and service multipliers of background jobs, for ever.
+    """Arrival times (s) and work multipliers of ``server``'s background jobs, for ever.
 
-    Poisson at ``background.rate``; with a ``pattern`` a non-homogeneous Poisson
-    process drawn by thinning (Lewis & Shedler 1979): candidates at the peak
-    rate, each kept with probability rate(t) / peak.  Draws come in fixed-size
-    chunks, so the stream is reproducible.
+    The spec's base rate and load curve (none, a ``pattern``, or a
+    ``utilisation`` trace) drawn by the one thinning sampler,
+    ``simulator.background.job_arrivals``.
     """
     bg = server.background
-    pattern = bg.pattern
-    peak = max(pattern) if pattern else 1.0
-    slot = bg.period / len(pattern) if pattern else 1.0
-    now = 0.0
-    while True:
-        gaps = rng.exponential(1.0 / (bg.rate * peak), _ARRIVAL_CHUNK).tolist()
-        mults = server.compute.variability.sample(rng, _ARRIVAL_CHUNK).tolist()
-        keeps = rng.random(_ARRIVAL_CHUNK).tolist() if pattern else None
-        for i, (gap, mult) in enumerate(zip(gaps, mults, strict=True)):
-            now += gap
-            if keeps is not None:
-                level = pattern[int((now % bg.period) // slot) % len(pattern)]
-                if keeps[i] * peak >= level:
-                    continue
-            yield now, mult
+    rate, curve = bg.process(sum(server.worker_speeds), rng)
+    variability = bg.variability or server.compute.variability
+    return job_arrivals(rate, curve, variability.sample, rng)
 
 
 class SchedulerError(RuntimeError):
@@ -273,7 +262,9 @@ class Replication:
         srv = scenario.server
         self.servers = [self._make_server() for _ in range(srv.count)]
         self.batching = srv.batching
-        self.batch_shared = 0.0 if srv.batching is None else srv.batching.shared
+        self.batch_cost = None if srv.batching is None else BatchCost(
+            srv.batching, sum(2.0 * b.effective_macs for b in model.blocks),
+            max(srv.worker_speeds))
         draws = draw_requests(scenario, model, replication)  # shared with the fast path
         self.dispatcher = Dispatcher(srv.dispatch, self.servers, draws.dispatch)
         self.server_mult = draws.server_mult
@@ -392,6 +383,9 @@ class Replication:
         if wl.arrivals == "mmpp":
             yield from self._mmpp_arrivals(dev, rng)
             return
+        if wl.arrivals == "trace":
+            yield from self._trace_arrivals(dev, rng)
+            return
         while True:
             for gap in rng.exponential(1.0 / wl.rate, _ARRIVAL_CHUNK).tolist():
                 yield env.timeout(gap)
@@ -425,6 +419,18 @@ class Replication:
                 yield env.timeout(left)
                 state = (state + 1 + int(rng.integers(n - 1))) % n
                 left = rng.exponential(sojourns[state])
+
+    def _trace_arrivals(self, dev: DeviceState, rng: np.random.Generator):
+        """Requests at the times of the device's arrival trace (``Workload.trace_times``)."""
+        env = self.env
+        for at in dev.spec.workload.trace_times(rng):
+            if self.arrived >= self.n_requests:
+                return
+            if at > env.now:
+                yield env.timeout(at - env.now)
+                if self.arrived >= self.n_requests:
+                    return
+            self._spawn(dev)
 
     def _spawn(self, dev: DeviceState) -> None:
         rid = self.arrived
@@ -601,9 +607,7 @@ class Replication:
             yield batch.full | env.timeout(self.batching.timeout)
         if srv.open_batch is batch:
             srv.open_batch = None
-        times = [f * m for f, m, _ in batch.items]  # work × multiplier (FLOP)
-        shared = self.batch_shared
-        work = shared * max(times) + (1.0 - shared) * sum(times)
+        work = self.batch_cost.work([f * m for f, m, _ in batch.items])  # FLOP at speed
         nominal = sum(n for _, _, n in batch.items)
         srv.enqueue(env.now, 0.0, work, 1.0)  # its requests' nominal work is held already
         worker = srv.workers.acquire()

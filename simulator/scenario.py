@@ -16,11 +16,12 @@ import itertools
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import (
     BaseModel,
@@ -30,13 +31,34 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
 from profiles.model import Block, ExitHead, ModelProfile, ParametricExit, ProfileError
+from simulator.arrival_trace import ArrivalTrace, count_from, load_arrival_trace, replay
+from simulator.background import (
+    LoadCurve,
+    PatternCurve,
+    TraceCurve,
+    UtilisationTrace,
+    load_utilisation_trace,
+)
 from simulator.channel import LinkSpec
 from simulator.radio import RRC_PRESETS, RrcParams
-from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Speed, Work
+from simulator.units import (
+    _QUANTITY_PATTERN,
+    Bytes,
+    Duration,
+    Frequency,
+    Power,
+    PowerPerRate,
+    Speed,
+    Work,
+    parse_time,
+)
 from simulator.variability import Variability, VariabilitySpec, shorthand_schema
 
 
@@ -46,6 +68,14 @@ class ScenarioError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _base_dir(info: ValidationInfo) -> Path | None:
+    """The scenario file's directory, when the scenario is validated from a file."""
+    context = info.context
+    if isinstance(context, dict) and context.get("base_dir") is not None:
+        return Path(context["base_dir"])
+    return None
 
 
 # ------------------------------------------------------------------ model
@@ -221,8 +251,55 @@ class DevicePower(_Strict):
         return Rrc(preset=self.rrc) if isinstance(self.rrc, str) else self.rrc
 
 
+class TraceColumns(_Strict):
+    """Which column of a CSV trace holds the time, and its unit (default: from the header)."""
+
+    time: str | None = Field(default=None, description=(
+        "Name of the time column (default: the one named time, t, timestamp or ts)."))
+    time_unit: str | None = Field(default=None, description=(
+        "Unit of the timestamps, e.g. 's', 'ms' (default: read from the header, e.g. "
+        "'time_ms'; seconds for a plain one-column file)."))
+
+
+_TRACE_FIELDS = ("file", "columns", "loop", "period", "time_scale", "offset")
+
+
+def _parse_offset(value: object) -> object:
+    """``random``, or a duration >= 0 in seconds (``'30 s'``, ``2.5``)."""
+    if value == "random":
+        return value
+    allowed = "allowed: 'random', or a duration >= 0 such as '30 s'"
+    try:
+        seconds = parse_time(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {allowed}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"offset {value!r} is not a duration >= 0; {allowed}")
+    return seconds
+
+
+TraceOffset = Annotated[float | Literal["random"], BeforeValidator(_parse_offset),
+                        WithJsonSchema({"anyOf": [
+                            {"const": "random"},
+                            {"anyOf": [{"type": "number", "minimum": 0},
+                                       {"type": "string", "pattern": _QUANTITY_PATTERN}]}]})]
+"""Where a replayed trace starts (s), or ``random`` (uniform in one period)."""
+
+
 class Workload(_Strict):
-    arrivals: Literal["poisson", "periodic", "mmpp"] = "poisson"
+    """How requests arrive at a device (``devices[].workload``).
+
+    ``trace`` replays timestamps from ``file`` (see ``simulator.arrival_trace``):
+    trace time τ (the file's first timestamp is τ = 0) arrives at simulation
+    time ``τ·time_scale − offset`` for every τ·time_scale ≥ offset.  With
+    ``loop`` the trace repeats every ``period·time_scale`` (default period:
+    span·n/(n − 1), the span plus one mean gap, which keeps the trace's mean
+    rate (n − 1)/span); without it the device stops sending after the last
+    timestamp.  ``offset: random`` draws the start uniformly in one period from
+    the device's arrival stream, once per replication.
+    """
+
+    arrivals: Literal["poisson", "periodic", "mmpp", "trace"] = "poisson"
     rate: Frequency | None = Field(default=None, gt=0, description=(
         "Requests per second, e.g. '5/s', '30 Hz' (poisson and periodic)."))
     rates: list[Frequency] | None = Field(
@@ -232,13 +309,44 @@ class Workload(_Strict):
     mean_sojourn: Duration | list[Duration] | None = Field(default=None, description=(
         "mmpp: mean time in a state (one value, or one per state); the chain then jumps "
         "to one of the other states, uniformly."))
+    file: str | None = Field(default=None, description=(
+        "trace: file of request timestamps, one per line (s) or a CSV with a time column "
+        "and its unit; relative to the scenario file's directory."))
+    columns: TraceColumns | None = Field(default=None, description=(
+        "trace: {time: column name, time_unit: ms}, for a CSV or a plain file not in "
+        "seconds."))
+    loop: bool = Field(default=True, description=(
+        "trace: repeat the trace every `period` (false: no requests after the last "
+        "timestamp)."))
+    period: Duration | None = Field(default=None, gt=0, description=(
+        "trace with loop: length of one repetition in trace time (s), at least the span; "
+        "default span·n/(n − 1), which keeps the trace's mean rate."))
+    time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False, description=(
+        "trace: stretch factor of trace time (2: half the rate)."))
+    offset: TraceOffset = Field(
+        default=0.0, description=(
+            "trace: where in the (scaled) trace the replication starts (s), or 'random': "
+            "uniform in one period, drawn per replication (needs loop)."))
     deadline: Duration | None = Field(default=None, gt=0, description=(
         "Relative deadline of each request (s); counts towards deadline_miss_rate."))
     phase: Literal["random", "zero"] = Field(default="random", description=(
         "periodic only: first frame at a random offset in one period, or at time 0."))
 
+    @field_validator("file")
+    @classmethod
+    def _resolve_against_scenario(cls, file: str | None, info: ValidationInfo) -> str | None:
+        base = _base_dir(info)
+        if file is not None and base is not None and not Path(file).is_absolute():
+            return str((base / file).resolve())
+        return file
+
     @model_validator(mode="after")
     def _fields_of_the_process(self) -> Workload:
+        trace_fields = [k for k in _TRACE_FIELDS if k in self.model_fields_set]
+        if self.arrivals == "trace":
+            self._check_trace()
+        elif trace_fields:
+            raise ValueError(f"'{trace_fields[0]}' belongs to arrivals: trace")
         if self.arrivals == "mmpp":
             if self.rates is None or self.mean_sojourn is None:
                 raise ValueError("arrivals: mmpp needs 'rates' (one per state) and "
@@ -251,11 +359,58 @@ class Workload(_Strict):
                                  f"{len(self.rates)} states")
             if min(self.sojourns) <= 0 or min(self.rates) <= 0:
                 raise ValueError("mmpp rates and mean_sojourn must be > 0")
+        elif self.arrivals == "trace":
+            if self.rate is not None:
+                raise ValueError("arrivals: trace takes its times from 'file', not 'rate'")
         elif self.rate is None:
             raise ValueError(f"arrivals: {self.arrivals} needs 'rate', e.g. rate: 5/s")
-        elif self.rates is not None or self.mean_sojourn is not None:
+        if self.arrivals != "mmpp" and (self.rates is not None
+                                        or self.mean_sojourn is not None):
             raise ValueError("'rates' and 'mean_sojourn' belong to arrivals: mmpp")
         return self
+
+    def _check_trace(self) -> None:
+        if self.file is None:
+            raise ValueError("arrivals: trace needs 'file', a file of request timestamps")
+        if not self.loop:
+            if self.period is not None:
+                raise ValueError("'period' is the length of one repetition: it needs "
+                                 "loop: true")
+            if self.offset == "random":
+                raise ValueError("offset: random needs loop: true (without looping, a random "
+                                 "start would cut an unknown part of the trace)")
+        trace = self.arrival_trace()
+        if self.period is not None and self.period < trace.span:
+            raise ValueError(f"period {self.period:g} s is shorter than the trace's span "
+                             f"{trace.span:g} s (first to last timestamp of {trace.path})")
+        if self.trace_period is None:
+            raise ValueError(f"{trace.path}: {trace.rows} timestamp(s) spanning no time give "
+                             f"no rate; give at least two different timestamps, or 'period' "
+                             f"(with loop: true)")
+
+    def arrival_trace(self) -> ArrivalTrace:
+        """trace: the timestamps of ``file`` (read once per process, then cached)."""
+        cols = self.columns or TraceColumns()
+        return load_arrival_trace(self.file, cols.time, cols.time_unit)
+
+    @property
+    def trace_period(self) -> float | None:
+        """trace: the loop period in trace time (s): ``period`` or the trace's default."""
+        return self.period if self.period is not None else \
+            self.arrival_trace().default_period()
+
+    def trace_times(self, rng: np.random.Generator) -> Iterator[float]:
+        """trace: this replication's arrival times (s); one draw of ``rng`` for offset: random."""
+        times = self.arrival_trace().times * self.time_scale
+        period = self.trace_period * self.time_scale
+        offset = float(rng.random()) * period if self.offset == "random" else self.offset
+        return replay(times, period if self.loop else None, offset)
+
+    def trace_requests(self) -> int | None:
+        """trace without loop: the requests one replication sends; None when it loops."""
+        if self.arrivals != "trace" or self.loop:
+            return None
+        return count_from(self.arrival_trace().times * self.time_scale, float(self.offset))
 
     @property
     def sojourns(self) -> list[float]:
@@ -268,8 +423,12 @@ class Workload(_Strict):
         """Long-run arrivals per second.
 
         For mmpp with uniform jumps the chain spends a share of time in state i
-        proportional to its mean sojourn, so the rate is Σ sᵢ·rᵢ / Σ sᵢ.
+        proportional to its mean sojourn, so the rate is Σ sᵢ·rᵢ / Σ sᵢ.  For a
+        trace it is n requests per ``period × time_scale`` (looping or not: the
+        default period makes it the trace's own rate (n − 1)/span).
         """
+        if self.arrivals == "trace":
+            return self.arrival_trace().rows / (self.trace_period * self.time_scale)
         if self.arrivals != "mmpp":
             return float(self.rate)
         s = self.sojourns
@@ -297,12 +456,97 @@ class ChannelSpec(_Strict):
         "active transfers)."))
 
 
+class UtilisationColumns(_Strict):
+    """Columns of a CSV utilisation trace and the time unit (default: from the header)."""
+
+    time: str | None = Field(default=None, description=(
+        "Name of the time column (default: the one named time, t, timestamp or ts)."))
+    utilisation: str | None = Field(default=None, description=(
+        "Name of the utilisation column (default: utilisation, utilization, util, load, "
+        "busy or u); a fraction, or percent when its header unit is '%'."))
+    time_unit: str | None = Field(default=None, description=(
+        "Unit of the times, e.g. 's', 'min' (default: from the header; seconds for a "
+        "plain two-column file)."))
+
+
+class UtilisationTraceSpec(_Strict):
+    """Other tenants' share of the server over time, from a file (``background.utilisation``).
+
+    Piecewise constant, as in ``simulator.background``: trace time τ holds at
+    simulation time ``τ·time_scale − offset``; with ``loop`` the trace repeats
+    every span·time_scale, without it the last row's utilisation holds after
+    the span.  ``offset: random`` starts each replication at a uniform point of
+    one (scaled) span, one draw from the server's background stream.
+    """
+
+    file: str = Field(description=(
+        "Utilisation trace ('time_s utilisation' lines or a CSV); relative to the scenario "
+        "file's directory."))
+    columns: UtilisationColumns | None = Field(default=None, description=(
+        "CSV column names and the time unit, when the header does not say them."))
+    loop: bool = Field(default=True, description="Repeat the trace after its span.")
+    time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False, description=(
+        "Stretch factor of trace time (2: changes half as fast)."))
+    offset: TraceOffset = Field(default=0.0, description=(
+        "Where in the (scaled) trace the replication starts (s), or 'random' (needs loop)."))
+
+    @field_validator("file")
+    @classmethod
+    def _resolve_against_scenario(cls, file: str, info: ValidationInfo) -> str:
+        base = _base_dir(info)
+        if base is not None and not Path(file).is_absolute():
+            return str((base / file).resolve())
+        return file
+
+    @model_validator(mode="after")
+    def _check_file(self) -> UtilisationTraceSpec:
+        if self.offset == "random" and not self.loop:
+            raise ValueError("offset: random needs loop: true (without looping, a random "
+                             "start would cut an unknown part of the trace)")
+        trace = self.trace()
+        if self.loop and trace.levels.max() <= 0:
+            raise ValueError(f"{trace.path}: every utilisation inside the span is zero (only "
+                             f"the last row, which lies outside a looping trace, is not); "
+                             f"set loop: false or give a load inside the span")
+        return self
+
+    def trace(self) -> UtilisationTrace:
+        """The parsed trace (read once per process, then cached)."""
+        c = self.columns or UtilisationColumns()
+        return load_utilisation_trace(self.file, c.time, c.utilisation, c.time_unit)
+
+    @property
+    def long_run(self) -> float:
+        """Long-run utilisation: the span's time average (loop) or the last row's (no loop)."""
+        trace = self.trace()
+        return trace.mean if self.loop else trace.tail
+
+    def curve(self, rng: np.random.Generator) -> TraceCurve:
+        """The level over simulation time; one draw of ``rng`` for offset: random."""
+        trace = self.trace()
+        offset = (float(rng.random()) * trace.span * self.time_scale
+                  if self.offset == "random" else float(self.offset))
+        return TraceCurve(trace, self.loop, self.time_scale, offset)
+
+
 class Background(_Strict):
-    """Jobs from other tenants competing for the server's workers."""
+    """Jobs from other tenants competing for the server's workers.
+
+    Poisson at ``rate``, optionally modulated by ``pattern``; or, with
+    ``utilisation``, a non-homogeneous Poisson process of rate
+    u(t) × (total worker speed) / work, so the offered work is the share u(t)
+    of the server's total speed.  A job's service on a worker of speed s is
+    ``work × m / s``, m a unit-mean multiplier from ``variability``.
+    """
 
     arrivals: Literal["poisson"] = "poisson"
-    rate: Frequency = Field(gt=0, description="Mean arrival rate of background jobs (1/s).")
-    work: Work = Field(gt=0, description="Work of one background job (FLOP).")
+    rate: Frequency | None = Field(default=None, gt=0, description=(
+        "Mean arrival rate of background jobs (1/s); not with `utilisation`."))
+    work: Work = Field(gt=0, description="Mean work of one background job (FLOP).")
+    variability: VariabilitySpec | None = Field(default=None, description=(
+        "Distribution of a job's work as a unit-mean multiplier of `work`: deterministic, "
+        "exponential, or {dist: gamma|lognormal, cv: 0.5}; default the server's "
+        "compute.variability."))
     pattern: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
         default=None, min_length=1, description=(
             "Optional load curve: multipliers of `rate` over equal slices of `period`, "
@@ -310,12 +554,40 @@ class Background(_Strict):
             "rate × pattern[i]."))
     period: Duration = Field(default=86400.0, gt=0, description=(
         "Length of one cycle of `pattern` (s), e.g. '24 h'."))
+    utilisation: UtilisationTraceSpec | None = Field(default=None, description=(
+        "Instead of `rate`: a utilisation trace {file: ..., loop, time_scale, offset} whose "
+        "u(t) in [0, 1] sets the offered background load as a share of the server's total "
+        "speed."))
 
     @model_validator(mode="after")
     def _pattern_not_all_zero(self) -> Background:
+        if self.utilisation is not None:
+            if self.rate is not None or self.pattern is not None:
+                raise ValueError("give either `utilisation` (a trace) or `rate` (with an "
+                                 "optional `pattern`), not both")
+            return self
+        if self.rate is None:
+            raise ValueError("give the background jobs' `rate` (e.g. rate: 20/s), or a "
+                             "`utilisation` trace")
         if self.pattern is not None and max(self.pattern) <= 0:
             raise ValueError("pattern needs at least one multiplier above 0")
         return self
+
+    def process(self, total_speed: float, rng: np.random.Generator
+                ) -> tuple[float, LoadCurve | None]:
+        """Base rate (1/s) and load curve of the arrivals on a server of ``total_speed``."""
+        if self.utilisation is not None:
+            return total_speed / self.work, self.utilisation.curve(rng)
+        if self.pattern is not None:
+            return float(self.rate), PatternCurve(self.pattern, self.period)
+        return float(self.rate), None
+
+    def offered_flops(self, total_speed: float) -> float:
+        """Long-run background work offered to one server (FLOP/s)."""
+        if self.utilisation is not None:
+            return self.utilisation.long_run * total_speed
+        mean_level = sum(self.pattern) / len(self.pattern) if self.pattern else 1.0
+        return float(self.rate) * mean_level * self.work
 
 
 class ServerCompute(_Strict):
@@ -340,13 +612,27 @@ class Batching(_Strict):
     Offloaded requests reaching a server join its open batch; the batch closes
     when it holds ``size`` requests or ``timeout`` after its first request
     arrived, whichever is first, then queues (FIFO, with background jobs, which
-    are never batched) for the fastest free worker.  A batch whose requests
-    would take t_1..t_n alone on that worker (work / speed × multiplier) runs
-    for ``a·max(t_i) + (1 − a)·Σ t_i``: a fraction ``a`` of a request's time is
-    shared by the batch (e.g. loading weights), the rest is per request.  With
-    equal requests of time t this is ``t·(a + (1 − a)·n)`` = base + per_item·n,
-    one request alone takes t, and ``a`` is set by the full batch's ``speedup``:
-    k requests take ``k·t / speedup``, so ``a = (k − k/speedup) / (k − 1)``.
+    are never batched) for the fastest free worker.  How long a batch runs is
+    given in one of two forms.
+
+    ``speedup`` (relative): a batch whose requests would take t_1..t_n alone on
+    that worker (work / speed × multiplier) runs for ``a·max(t_i) + (1 − a)·Σ
+    t_i``: a fraction ``a`` of a request's time is shared by the batch (e.g.
+    loading weights), the rest is per request.  With equal requests of time t
+    this is ``t·(a + (1 − a)·n)`` = base + per_item·n, one request alone takes
+    t, and ``a`` is set by the full batch's ``speedup``: k requests take
+    ``k·t / speedup``, so ``a = (k − k/speedup) / (k − 1)``.
+
+    ``time`` (absolute, measured): ``{1: 4 ms, 8: 10 ms}`` is how long a batch
+    of k requests that each run the whole model on the server takes on the
+    fastest worker; sizes between two given ones are interpolated linearly (so
+    ``{1: b + p, size: b + p·size}`` is base b + per_item p).  A batch of n
+    requests of server work w_i (FLOP) and service multipliers m_i on a worker
+    of speed s runs for ``time(n) × mean_i(w_i·m_i) / W × s_fastest / s``, W
+    the model's work (all blocks): requests that run less of the model (a
+    split > 0, a server-side exit) count for their share of it.  The times do
+    not follow the model's variant or ``compute.speed``: they are the
+    measurement of one model on one worker.
     """
 
     size: int = Field(ge=1, description="Most requests in one batch (k).")
@@ -355,12 +641,33 @@ class Batching(_Strict):
     speedup: float = Field(default=1.0, ge=1, allow_inf_nan=False, description=(
         "Throughput gain of a full batch over serving its requests one by one: a full "
         "batch of equal requests of time t takes size·t/speedup (1 ≤ speedup ≤ size)."))
+    time: dict[int, Duration] | None = Field(default=None, description=(
+        "Instead of `speedup`: measured time of a batch of k whole-model requests on the "
+        "fastest worker, {k: time}, e.g. {1: '4 ms', 8: '10 ms'}; must give 1 and `size`, "
+        "sizes in between are interpolated linearly."))
 
     @model_validator(mode="after")
     def _speedup_at_most_size(self) -> Batching:
         if self.speedup > self.size:
             raise ValueError(f"speedup {self.speedup:g} is more than size {self.size}: a full "
                              f"batch cannot take less than one request's time")
+        if self.time is None:
+            return self
+        if "speedup" in self.model_fields_set:
+            raise ValueError("give either `speedup` (relative) or `time` (measured batch "
+                             "times), not both")
+        sizes = sorted(self.time)
+        if sizes[0] != 1 or sizes[-1] != self.size:
+            raise ValueError(f"time must give the batch of 1 and the full batch of size "
+                             f"{self.size}, and sizes only in 1..{self.size} (got sizes "
+                             f"{sizes})")
+        for k in sizes:
+            if not self.time[k] > 0:
+                raise ValueError(f"time of a batch of {k} must be > 0 (got {self.time[k]:g} s)")
+        for a, b in itertools.pairwise(sizes):
+            if self.time[b] < self.time[a]:
+                raise ValueError(f"a batch of {b} cannot take less time than a batch of {a} "
+                                 f"({self.time[b]:g} s < {self.time[a]:g} s)")
         return self
 
     @property
@@ -368,6 +675,26 @@ class Batching(_Strict):
         """Fraction ``a`` of a request's time shared by its batch (0 for size 1)."""
         k = self.size
         return 0.0 if k == 1 else (k - k / self.speedup) / (k - 1)
+
+    @property
+    def times(self) -> tuple[float, ...] | None:
+        """``time`` form: the time (s) of a batch of n = 1..size, interpolated; else None."""
+        if self.time is None:
+            return None
+        sizes = sorted(self.time)
+        return tuple(float(np.interp(n, sizes, [self.time[k] for k in sizes]))
+                     for n in range(1, self.size + 1))
+
+    def capacity_gain(self, model_work: float, fastest_speed: float) -> float:
+        """Throughput of full batches over one-at-a-time service at the worker's speed.
+
+        ``speedup`` form: the speedup.  ``time`` form: a full batch serves
+        ``size`` model-sized requests (W FLOP each) in ``time(size)`` on the
+        fastest worker, i.e. ``size·W / time(size)`` FLOP/s against its speed.
+        """
+        if self.time is None:
+            return self.speedup
+        return self.size * model_work / (self.times[-1] * fastest_speed)
 
 
 class ServerSpec(_Strict):
@@ -581,6 +908,18 @@ class Scenario(_Strict):
             if both:
                 raise ValueError(f"'{both[0]}' is set by both {a} and {b}; give each key in "
                                  f"only one of sweep, zip and cases")
+        return self
+
+    @model_validator(mode="after")
+    def _enough_arrivals(self) -> Scenario:
+        """A run ends after ``horizon.requests`` arrivals: finite traces must hold them."""
+        held = [d.count * d.workload.trace_requests() for d in self.devices
+                if d.workload.trace_requests() is not None]
+        if len(held) == len(self.devices) and sum(held) < self.horizon.requests:
+            files = ", ".join(sorted({Path(d.workload.file).name for d in self.devices}))
+            raise ValueError(f"horizon.requests is {self.horizon.requests} but the arrival "
+                             f"traces without loop ({files}) send only {sum(held)} requests "
+                             f"in all; lower horizon.requests or set loop: true")
         return self
 
 
@@ -1029,8 +1368,16 @@ def configured_thresholds(scenario: Scenario, n_exits: int) -> tuple[float, ...]
 
 def load_warnings(scenario: Scenario, values: Mapping[str, Any],
                   path: Path | None = None) -> list[str]:
-    """Warnings that do not stop a run: an overloaded server or device under a static policy."""
+    """Warnings that do not stop a run: an overloaded server or device under a static policy,
+    or copies of a device replaying one arrival trace in lockstep."""
     warnings: list[str] = []
+    at = f" at sweep point {dict(values)}" if values else ""
+    for dev in scenario.devices:
+        wl = dev.workload
+        if wl.arrivals == "trace" and dev.count > 1 and wl.offset != "random":
+            warnings.append(f"the {dev.count} devices '{dev.name}' replay the same arrival "
+                            f"trace from the same offset{at}, so their requests arrive "
+                            f"together; set offset: random to start each at its own point")
     model = resolve_model(scenario, path)
     total_flops = sum(2.0 * b.effective_macs for b in model.blocks)
     policy = scenario.scheduler.policy
@@ -1039,22 +1386,36 @@ def load_warnings(scenario: Scenario, values: Mapping[str, Any],
     if split is None:
         return warnings
     device_flops = sum(2.0 * b.effective_macs for b in model.blocks[:split])
-    at = f" at sweep point {dict(values)}" if values else ""
     for dev in scenario.devices:
         rho = dev.workload.mean_rate * device_flops / dev.compute.speed
         if rho >= 1.0:
             warnings.append(f"device '{dev.name}' utilisation is {rho:.2f} ≥ 1{at}: its queue "
                             f"grows without bound and latencies depend on the horizon")
-    offered = sum(d.count * d.workload.mean_rate for d in scenario.devices) * (total_flops
-                                                                           - device_flops)
-    if scenario.server.background is not None:
-        offered += (scenario.server.count * scenario.server.background.rate
-                    * scenario.server.background.work)
-    rho = offered / (sum(scenario.server.worker_speeds) * scenario.server.count)
+    rho = server_utilisation(scenario, sum(d.count * d.workload.mean_rate
+                                           for d in scenario.devices)
+                             * (total_flops - device_flops), total_flops)
     if split < model.depth and rho >= 1.0:
         warnings.append(f"server utilisation is {rho:.2f} ≥ 1{at}: its queue grows without "
                         f"bound and latencies depend on the horizon")
     return warnings
+
+
+def server_utilisation(scenario: Scenario, request_flops: float, model_work: float) -> float:
+    """Long-run offered load of the edge over its capacity (≥ 1: the queues grow).
+
+    ``request_flops`` (FLOP/s) is the requests' server work offered to all
+    servers; with batching it is served at the throughput of full batches
+    (``Batching.capacity_gain``), the best the server can do.  Background
+    work (a rate, a load pattern's mean or a utilisation trace's long-run
+    level) is never batched.
+    """
+    srv = scenario.server
+    speed = sum(srv.worker_speeds)
+    if srv.batching is not None:
+        gain = srv.batching.capacity_gain(model_work, max(srv.worker_speeds))
+        request_flops = request_flops / gain if request_flops > 0 else 0.0
+    background = 0.0 if srv.background is None else srv.background.offered_flops(speed)
+    return (request_flops + srv.count * background) / (speed * srv.count)
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -326,19 +326,20 @@ def _split_header(cell: str, units: dict[str, float],
 
 
 def _pick_column(path: Path, line: int, header: list[str], wanted: str | None,
-                 names: tuple[str, ...], units: dict[str, float], kind: str) -> int:
+                 names: tuple[str, ...], units: dict[str, float], kind: str,
+                 allowed: str = _CSV_ALLOWED) -> int:
     if wanted is not None:
         if wanted in header:
             return header.index(wanted)
         raise TraceError(path, line, f"no column named {wanted!r} for the {kind}; the header "
-                         f"has {header}", _CSV_ALLOWED)
+                         f"has {header}", allowed)
     found = [i for i, cell in enumerate(header)
              if _split_header(cell, units, names)[0].lower() in names]
     if len(found) != 1:
         problem = (f"cannot find the {kind} column" if not found
                    else f"several columns could be the {kind}: {[header[i] for i in found]}")
         raise TraceError(path, line, f"{problem} in header {header}; name it one of {names} "
-                         "with a unit, or choose it with 'columns'", _CSV_ALLOWED)
+                         "with a unit, or choose it with 'columns'", allowed)
     return found[0]
 
 

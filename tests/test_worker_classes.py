@@ -12,7 +12,7 @@ from test_theory import VALIDATION, assert_matches, erlang_c_wait, simulate
 
 from simulator.engine import Replication, WatchedServerState
 from simulator.fifo import WorkerPool
-from simulator.scenario import Scenario, ServerSpec, load_scenario, resolve_model
+from simulator.scenario import Batching, Scenario, ServerSpec, load_scenario, resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,3 +179,95 @@ def test_batching_validation() -> None:
     with pytest.raises(ValueError, match="more than size 4"):
         ServerSpec.model_validate({"compute": {"speed": "1 TFLOPS"},
                                    "batching": {"size": 4, "timeout": "20 ms", "speedup": 5}})
+
+
+# ------------------------------------------------------------------ batching: measured times
+
+
+def _every_30ms(n: int) -> list[str]:
+    return [f"horizon.requests={n}", "horizon.warmup=0", "devices.0.workload.arrivals=periodic",
+            "devices.0.workload.phase=zero", f"devices.0.workload.rate={1 / 0.03!r}/s"]
+
+
+def test_batch_time_table_follows_the_hand_schedule() -> None:
+    # Requests every 30 ms; batches of ≤ 3, timeout 70 ms; measured times 40 ms for
+    # one and 100 ms for three, so two take 70 ms (linear in between):
+    #   A = {0, 1, 2}: full at 0.06, runs 0.06–0.16
+    #   B = {3, 4, 5}: opens 0.09, full at 0.15, waits for the worker, runs 0.16–0.26
+    #   C = {6, 7}:    opens 0.18, times out at 0.25, waits, runs 0.26–0.33
+    path = VALIDATION / "mm1.yaml"
+    sc = _scenario(path, _every_30ms(8), {
+        "compute": {"speed": "10 GFLOPS"},
+        "batching": {"size": 3, "timeout": "70 ms", "time": {1: "40 ms", 3: "100 ms"}}})
+    rec = _records(sc, path)
+    np.testing.assert_allclose(rec["server_service_s"], [0.1] * 6 + [0.07] * 2)
+    np.testing.assert_allclose(rec["server_wait_s"],
+                               [0.06, 0.03, 0, 0.07, 0.04, 0.01, 0.08, 0.05], atol=1e-12)
+
+
+def test_batch_time_table_is_for_the_fastest_class() -> None:
+    # Batches of one (size 1) of 100 ms on the 10 GFLOPS worker take 250 ms on the
+    # 4 GFLOPS one: the schedule of test_two_classes_follow_the_hand_schedule.
+    path = VALIDATION / "mm1.yaml"
+    sc = _scenario(path, _every_30ms(6), {
+        "classes": [{"workers": 1, "speed": "4 GFLOPS"}, {"workers": 1, "speed": "10 GFLOPS"}],
+        "batching": {"size": 1, "timeout": 0, "time": {1: "100 ms"}}})
+    rec = _records(sc, path)
+    np.testing.assert_allclose(rec["server_service_s"], [0.1, 0.25, 0.1, 0.1, 0.25, 0.1])
+    np.testing.assert_allclose(rec["server_wait_s"], [0, 0, 0.04, 0.11, 0.16, 0.15],
+                               atol=1e-12)
+
+
+def test_batch_time_scales_with_the_share_of_work_and_the_multipliers() -> None:
+    # Two blocks of 0.5 GFLOP, split after the first: each request runs half the model
+    # on the server, so a lone request's 40 ms batch takes 20 ms × its multiplier
+    # (exponential service; requests 1 s apart never share a batch).
+    path = VALIDATION / "mm1.yaml"
+    overrides = ["horizon.requests=20", "horizon.warmup=0",
+                 "devices.0.workload.arrivals=periodic", "devices.0.workload.rate=1/s",
+                 "model.blocks=[{name: a, flops: 500 MFLOP, output_bytes: 0}, "
+                 "{name: b, flops: 500 MFLOP, output_bytes: 0}]",
+                 "scheduler={policy: fixed-split, split: 1}"]
+    sc = _scenario(path, overrides, {
+        "compute": {"speed": "8 GFLOPS", "variability": "exponential"},
+        "batching": {"size": 4, "timeout": 0, "time": {1: "40 ms", 4: "70 ms"}}})
+    rep = Replication(sc, resolve_model(sc, path), 0)
+    rec = rep.run().records
+    np.testing.assert_allclose(rec["server_service_s"],
+                               0.04 * 0.5 * rep.server_mult[rec["request"]], rtol=1e-12)
+
+
+def test_batch_time_table_validation() -> None:
+    def batching(**fields) -> Batching:
+        return ServerSpec.model_validate({"compute": {"speed": "1 TFLOPS"}, "batching": {
+            "size": 8, "timeout": "20 ms", **fields}}).batching
+
+    b = batching(time={1: "4 ms", 8: "11 ms"})
+    np.testing.assert_allclose(b.times, [0.004 + 0.001 * k for k in range(8)])
+    # a full batch serves 8 model-sized requests of 1 GFLOP in 11 ms on 1 TFLOPS
+    assert b.capacity_gain(1e9, 1e12) == pytest.approx(8e9 / (0.011 * 1e12))
+    for fields, message in [
+        ({"time": {2: "4 ms", 8: "11 ms"}}, "batch of 1 and the full batch"),
+        ({"time": {1: "4 ms", 9: "11 ms"}}, "sizes only in 1..8"),
+        ({"time": {1: "4 ms", 4: "3 ms", 8: "11 ms"}}, "cannot take less time"),
+        ({"time": {1: 0, 8: "11 ms"}}, "must be > 0"),
+        ({"time": {1: "4 ms", 8: "11 ms"}, "speedup": 2}, "not both"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            batching(**fields)
+
+
+def test_overload_warning_counts_full_batches() -> None:
+    # 10/s of 1 GFLOP on 8 GFLOPS: ρ = 1.25 one at a time.  Full batches of 4 with
+    # speedup 2, or measured at 250 ms (4 GFLOP in 0.25 s = twice 8 GFLOPS), halve it
+    # to 0.625; background jobs are never batched: 4/s × 1 GFLOP adds 0.5.
+    path = VALIDATION / "mm1.yaml"
+    rate = "devices.0.workload.rate=10/s"
+    assert any("server utilisation is 1.25" in w
+               for w in load_scenario(path, [rate]).warnings)
+    for batching in ("{size: 4, timeout: 50 ms, speedup: 2}",
+                     "{size: 4, timeout: 50 ms, time: {1: 125 ms, 4: 250 ms}}"):
+        assert not load_scenario(path, [rate, f"server.batching={batching}"]).warnings
+        warnings = load_scenario(path, [rate, f"server.batching={batching}",
+                                        "server.background={rate: 4/s, work: 1 GFLOP}"]).warnings
+        assert any("server utilisation is 1.12" in w for w in warnings), warnings
