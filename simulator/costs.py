@@ -175,6 +175,26 @@ class ExitOutlook:
 
 
 @dataclass(frozen=True)
+class WiredRoute:
+    """A server behind a topology, as the cost model needs it.
+
+    ``latency_s``: one-way wired latency from the device's access point (s);
+    ``rate_bps``: the path's effective rate ``1 / Σ 1/rate_i`` (bit/s, inf =
+    no serialisation); ``speed_flops``: the server's mean worker speed
+    (FLOP/s).  The server's backlog is passed to ``latency`` / ``energy`` as
+    ``server_backlog_s``, as without a topology.
+    """
+
+    latency_s: float
+    rate_bps: float
+    speed_flops: float
+
+    def round_trip_s(self, up_bytes: np.ndarray, down_bytes: np.ndarray) -> np.ndarray:
+        """Wired time (s) of the payload there and the result back, per split."""
+        return 2.0 * self.latency_s + _transfer_s(up_bytes + down_bytes, self.rate_bps)
+
+
+@dataclass(frozen=True)
 class SystemModel:
     """One device's view of the system, as arrays indexed by split ``s = 0..L``."""
 
@@ -294,30 +314,46 @@ class SystemModel:
     # -------------------------------------------------------------- predictions
 
     def latency(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
-                outlook: ExitOutlook | None = None) -> np.ndarray:
+                outlook: ExitOutlook | None = None, route: WiredRoute | None = None
+                ) -> np.ndarray:
         """Predicted (expected) latency (s) of each split, excluding the device queue.
 
         ``outlook`` defaults to the scenario's thresholds; with exits off this is
         device compute + (uplink + rtt + backlog + server compute + downlink)
-        for every split but ``L``.
+        for every split but ``L``.  With a ``route`` (a server behind a
+        topology) the server computes at the route's speed and the payload
+        and the result also cross its wired path, each way
+        ``latency + bits / rate``.
         """
         o = self.configured if outlook is None else outlook
         device_s = o.device_flops / self.device_speed_flops
         network_s = (_transfer_s(self.up_bytes, uplink_bps)
                      + _transfer_s(self.down_bytes, downlink_bps) + self.rtt_s)
+        speed = self.server_speed_flops
+        if route is not None:
+            network_s = network_s + route.round_trip_s(self.up_bytes, self.down_bytes)
+            speed = route.speed_flops
         return (device_s + _weighted(o.p_offload, network_s + server_backlog_s)
-                + o.server_flops / self.server_speed_flops)
+                + o.server_flops / speed)
 
     def energy(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
-               outlook: ExitOutlook | None = None) -> np.ndarray:
-        """Predicted device energy (J) of each split: compute + transmit + idle waiting."""
+               outlook: ExitOutlook | None = None, route: WiredRoute | None = None
+               ) -> np.ndarray:
+        """Predicted device energy (J) of each split: compute + transmit + idle waiting.
+
+        With a ``route`` the wired transfers and the route's server speed count
+        as idle waiting (the radio is off while the payload crosses the wires).
+        """
         o = self.configured if outlook is None else outlook
         compute_j = self.compute_power_w * o.device_flops / self.device_speed_flops
         tx_s = _transfer_s(self.up_bytes, uplink_bps)
         tx_j = float(self.radio.watts(uplink_bps)) * tx_s if np.isfinite(uplink_bps) else 0 * tx_s
-        wait_s = (_weighted(o.p_offload, server_backlog_s + self.rtt_s
-                            + _transfer_s(self.down_bytes, downlink_bps))
-                  + o.server_flops / self.server_speed_flops)
+        away_s = server_backlog_s + self.rtt_s + _transfer_s(self.down_bytes, downlink_bps)
+        speed = self.server_speed_flops
+        if route is not None:
+            away_s = away_s + route.round_trip_s(self.up_bytes, self.down_bytes)
+            speed = route.speed_flops
+        wait_s = _weighted(o.p_offload, away_s) + o.server_flops / speed
         return compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
 
 

@@ -35,7 +35,7 @@ from pydantic import (
 
 from profiles.model import Block, ExitHead, ModelProfile, ParametricExit, ProfileError
 from simulator.channel import LinkSpec
-from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Speed, Work
+from simulator.units import Bytes, Duration, Frequency, Power, PowerPerRate, Rate, Speed, Work
 from simulator.variability import Variability, VariabilitySpec, shorthand_schema
 
 
@@ -356,6 +356,58 @@ class ServerSpec(_Strict):
         return sum(speeds) / len(speeds)
 
 
+class TopologyNode(_Strict):
+    """A place in the network: an access point, an edge server or a cloud (one server)."""
+
+    name: str = Field(description="Unique name; links, `attach` and the records refer to it.")
+    kind: Literal["access_point", "edge", "cloud"] = Field(description=(
+        "access_point (devices attach to it over their radio channel), edge or cloud "
+        "(a server: a cloud is simply one far away, behind links of higher latency)."))
+    server: ServerSpec | None = Field(default=None, description=(
+        "edge/cloud only: this server's spec (same fields as the top-level `server`, "
+        "without count, dispatch and batching); omitted = the top-level `server` block."))
+
+    @model_validator(mode="after")
+    def _server_fits_kind(self) -> TopologyNode:
+        if self.kind == "access_point" and self.server is not None:
+            raise ValueError(f"node '{self.name}' is an access_point, which has no server; "
+                             f"remove `server` or make it kind edge or cloud")
+        if self.server is not None:
+            extra = sorted({"count", "dispatch", "batching"} & self.server.model_fields_set)
+            if extra:
+                raise ValueError(f"node '{self.name}': server.{extra[0]} is not allowed in a "
+                                 f"topology node (a node is one server; count, dispatch and "
+                                 f"batching are the top-level server block's, for all servers)")
+        return self
+
+
+class TopologyLink(_Strict):
+    """A wired link: one-way latency and rate, the same both ways, uncontended."""
+
+    between: tuple[str, str] = Field(description="The two node names it joins.")
+    latency: Duration = Field(ge=0, description="One-way propagation and switching delay (s).")
+    rate: Rate | None = Field(default=None, gt=0, description=(
+        "Rate (bit/s), e.g. '1 Gbps': a payload of b bits takes b/rate to serialise on "
+        "this link; omitted = no serialisation time."))
+
+
+class TopologySpec(_Strict):
+    """Access points, servers and wired links (``simulator.topology``); optional.
+
+    Without it every device reaches the ``server`` block's servers over its
+    radio channel alone, as before.  With it the servers are the edge and
+    cloud nodes, in the order declared (server index = that order).
+    """
+
+    nodes: list[TopologyNode] = Field(min_length=2, description=(
+        "Named nodes: at least one access_point and one edge or cloud."))
+    links: list[TopologyLink] = Field(default_factory=list, description=(
+        "Wired links; a request routes over the least-latency path from its device's "
+        "access point to its server."))
+    attach: dict[str, str] = Field(default_factory=dict, description=(
+        "Device entry name → access point name; optional with a single access point."))
+
+
 class EstimatorSpec(_Strict):
     """How a device estimates its uplink rate (``simulator.estimators``)."""
 
@@ -466,6 +518,9 @@ class Scenario(_Strict):
     devices: list[DeviceSpec] = Field(min_length=1)
     channel: ChannelSpec
     server: ServerSpec
+    topology: TopologySpec | None = Field(default=None, description=(
+        "Optional network of access points, edge servers and a cloud; see "
+        "docs/models.md (Topology).  Omitted: one hop (the radio channel) to the servers."))
     scheduler: SchedulerSpec
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description=(
         "Cartesian product over dotted keys, e.g. {scheduler.policy: [a, b]}."))
@@ -501,6 +556,29 @@ class Scenario(_Strict):
                 raise ValueError(f"'{both[0]}' is set by both {a} and {b}; give each key in "
                                  f"only one of sweep, zip and cases")
         return self
+
+    @model_validator(mode="after")
+    def _topology_fits(self) -> Scenario:
+        if self.topology is None:
+            return self
+        from simulator.topology import TopologyError, build_network
+
+        if self.server.count != 1:
+            raise ValueError(f"server.count is {self.server.count}, but with a topology the "
+                             f"servers are its edge and cloud nodes; remove server.count")
+        try:
+            build_network(self.topology, self.devices, self.server)
+        except TopologyError as exc:
+            raise ValueError(f"topology.{exc}") from exc
+        return self
+
+    def network(self):
+        """The checked ``simulator.topology.Network`` of ``topology`` (None without one)."""
+        if self.topology is None:
+            return None
+        from simulator.topology import build_network
+
+        return build_network(self.topology, self.devices, self.server)
 
 
 #: Top-level keys a sweep, zip or case may not change.

@@ -12,7 +12,14 @@ import importlib
 import traceback
 from importlib.metadata import entry_points
 
-from simulator.schedulers.base import Decision, Hindsight, Observation, Outcome, Scheduler
+from simulator.schedulers.base import (
+    Decision,
+    Hindsight,
+    Observation,
+    Outcome,
+    Scheduler,
+    ServerView,
+)
 from simulator.schedulers.deadline import Deadline, EnergySLO
 from simulator.schedulers.dynamic import DynamicSplit
 from simulator.schedulers.early_exit import EarlyExit
@@ -103,4 +110,4 @@ def known_parameters() -> set[str]:
 
 
 __all__ = ["REGISTRY", "Decision", "Hindsight", "Observation", "Outcome", "PluginError",
-           "Scheduler", "known_parameters", "parameter_names", "resolve"]
+           "Scheduler", "ServerView", "known_parameters", "parameter_names", "resolve"]

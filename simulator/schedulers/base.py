@@ -24,6 +24,29 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerView:
+    """What a device is told about one server it can reach (``Observation.servers``).
+
+    ``index`` is the server's number (its position among the topology's edge
+    and cloud nodes), ``name`` its node name; ``backlog_s`` its reported
+    waiting time (nominal work per worker, as stale as
+    ``scheduler.backlog_delay``); ``latency_s`` the one-way latency of the
+    wired path from the device's access point (s) and ``rate_bps`` the path's
+    effective rate ``1 / Σ 1/rate_i`` (bit/s, inf without serialisation), so a
+    payload of ``b`` bits crosses it in ``latency_s + b / rate_bps``;
+    ``speed_flops`` the mean worker speed (FLOP/s) and ``workers`` how many.
+    """
+
+    index: int
+    name: str
+    backlog_s: float
+    latency_s: float
+    rate_bps: float
+    speed_flops: float
+    workers: int
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
     """What the device knows when a request reaches its processor.
 
@@ -32,7 +55,10 @@ class Observation:
     the server reported (its nominal queued work divided by its workers), as
     it was ``scheduler.backlog_delay`` ago; ``deadline_s`` is the time left
     until the request's deadline, or ``None``; ``waited_s`` is how long the
-    request already waited for the device's processor.
+    request already waited for the device's processor.  ``servers`` lists
+    the servers the device can reach (one ``ServerView`` each) when the
+    scenario has a ``topology``; it is empty otherwise, and
+    ``server_backlog_s`` is then the only view of the edge.
     """
 
     now_s: float
@@ -45,6 +71,7 @@ class Observation:
     device_queue: int
     deadline_s: float | None
     waited_s: float = 0.0
+    servers: tuple[ServerView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +80,15 @@ class Decision:
 
     ``thresholds`` has one entry per exit head in block order; ``math.inf``
     disables an exit.  ``None`` means "the scenario's configured thresholds".
+    ``server`` picks the server of an offloaded request: its index or its
+    name (a ``ServerView``'s), fixed when the request leaves the device;
+    ``None`` leaves the choice to the scenario's ``server.dispatch`` rule
+    (among the servers the device reaches).  Ignored when nothing is sent.
     """
 
     split: int
     thresholds: tuple[float, ...] | None = None
+    server: int | str | None = None
 
 
 @dataclass(frozen=True, slots=True)
