@@ -357,20 +357,22 @@ class ServerSpec(_Strict):
 
 
 class TopologyNode(_Strict):
-    """A place in the network: an access point, an edge server or a cloud (one server)."""
+    """A place in the network: an access point, a router, an edge server or a cloud."""
 
     name: str = Field(description="Unique name; links, `attach` and the records refer to it.")
-    kind: Literal["access_point", "edge", "cloud"] = Field(description=(
-        "access_point (devices attach to it over their radio channel), edge or cloud "
-        "(a server: a cloud is simply one far away, behind links of higher latency)."))
+    kind: Literal["access_point", "router", "edge", "cloud"] = Field(description=(
+        "access_point (devices attach to it over their radio channel), router (only "
+        "forwards), edge or cloud (a server: a cloud is simply one far away, behind links "
+        "of higher latency)."))
     server: ServerSpec | None = Field(default=None, description=(
         "edge/cloud only: this server's spec (same fields as the top-level `server`, "
         "without count, dispatch and batching); omitted = the top-level `server` block."))
 
     @model_validator(mode="after")
     def _server_fits_kind(self) -> TopologyNode:
-        if self.kind == "access_point" and self.server is not None:
-            raise ValueError(f"node '{self.name}' is an access_point, which has no server; "
+        if self.kind in ("access_point", "router") and self.server is not None:
+            article = "an" if self.kind == "access_point" else "a"
+            raise ValueError(f"node '{self.name}' is {article} {self.kind}, which has no server; "
                              f"remove `server` or make it kind edge or cloud")
         if self.server is not None:
             extra = sorted({"count", "dispatch", "batching"} & self.server.model_fields_set)

@@ -4,7 +4,7 @@ Why a graph: with several servers at different places the question "which
 server?" has a network answer — a nearby edge server is close but may be
 busy, the cloud is far (a higher RTT) but fast and rarely queued.  The
 scenario's optional ``topology`` block declares named nodes (``access_point``,
-``edge``, ``cloud``; an edge or cloud node is one server), which access point
+``router``, ``edge``, ``cloud``; an edge or cloud node is one server), which access point
 each device entry attaches to, and wired links with a one-way latency and a
 rate.  This module turns that block into a ``networkx.Graph``, checks it, and
 computes each access point's route to each server it can reach.
