@@ -289,11 +289,19 @@ def test_a_server_the_device_cannot_reach_is_refused_naming_the_policy(scenario_
         replicate(scenario_file(TWO_AP), "scheduler.policy=test_topology:ToNowhere")
 
 
-def test_without_a_topology_a_policy_may_choose_a_server_by_index(scenario_file) -> None:
-    class_path = "scheduler.policy=test_topology:ToCloud"
-    plain = TWO_AP.split("topology:")[0] + "scheduler: {policy: server-only}\n"
+class ToSecond(Scheduler):
+    """Server-only to server 1."""
+
+    def decide(self, obs: Observation) -> Decision:
+        return Decision(split=0, server=1)
+
+
+def test_without_a_topology_a_server_is_chosen_by_index_not_by_name(scenario_file) -> None:
+    plain = scenario_file(TWO_AP.split("topology:")[0] + "scheduler: {policy: server-only}\n")
+    rec = replicate(plain, "scheduler.policy=test_topology:ToSecond", "server.count=2").records
+    assert (rec["server"] == 1).all()
     with pytest.raises(SchedulerError, match=r"server 'cloud'; allowed: None .* index in 0..1"):
-        replicate(scenario_file(plain), class_path, "server.count=2")
+        replicate(plain, "scheduler.policy=test_topology:ToCloud", "server.count=2")
 
 
 # ------------------------------------------------------------------ bad topologies
