@@ -38,6 +38,7 @@ from simulator.scenario import (
     configured_thresholds,
 )
 from simulator.schedulers import Decision, Hindsight, Observation, Outcome, Scheduler, resolve
+from simulator.schedulers.base import HindsightServer
 from simulator.seeds import Component, stream
 from simulator.uplink import FifoUplink, ProcessorSharingUplink
 
@@ -328,6 +329,14 @@ class Replication:
         return variability.sample(
             stream(self.scenario.seed, self.replication, Component.SERVER_SERVICE), n)
 
+    def _hindsight_servers(self, entry: int) -> tuple[HindsightServer, ...]:
+        """The servers device entry ``entry`` reaches, as the oracle sees them (topology only)."""
+        if self.reach is None:
+            return ()
+        reach = self.reach[entry]
+        return tuple(HindsightServer(s.index, reach.routes[s.index], s.free_at, s.speed, s.mult)
+                     for s in reach.servers)
+
     def _server_free_at(self, now: float) -> float:
         """Earliest time a worker frees on any server (the oracle's view of the edge)."""
         return min(server.free_at(now) for server in self.servers)
@@ -374,7 +383,8 @@ class Replication:
                         uplink=uplink, downlink=downlink, confidence=self.exits.confidence,
                         correct=self.exits.correct, server_multiplier=self.server_mult,
                         device_multiplier=self.device_mult[entry],
-                        server_free_at=self._server_free_at))
+                        server_free_at=self._server_free_at,
+                        servers=self._hindsight_servers(entry)))
                 est = sc.scheduler.estimator
                 devices.append(DeviceState(
                     index=i, entry=entry, spec=spec, cpu=FifoStation(self.env, 1),

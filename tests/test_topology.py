@@ -344,3 +344,45 @@ def _escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+# ------------------------------------------------------------------ the oracle chooses too
+
+ORACLE_TOPOLOGY = (
+    "topology={nodes: [{name: ap, kind: access_point}, {name: edge, kind: edge}, "
+    "{name: cloud, kind: cloud, server: {workers: 4, compute: {speed: 5 TFLOPS, "
+    "variability: {dist: gamma, cv: 0.5}}}}], links: [{between: [ap, edge], latency: 1 ms, "
+    "rate: 1 Gbps}, {between: [edge, cloud], latency: 8 ms, rate: 200 Mbps}]}")
+
+
+def test_the_oracle_predicts_exactly_through_a_topology(scenario_file) -> None:
+    # test_schedulers_oracle's world behind an AP, an edge (its server) and a faster cloud
+    # with other variability: frames 1 s apart, so the realised latency is what the oracle
+    # computed for the (split, exit, server) it chose, and it uses both servers.
+    from test_schedulers_oracle import WORLD, RecordingOracle
+
+    path = scenario_file(WORLD.replace("ARRIVALS", "periodic, rate: 1/s")
+                         .replace("BACKGROUND", ""))
+    RecordingOracle.predicted = {}
+    rec = replicate(path, "scheduler.policy=test_schedulers_oracle:RecordingOracle",
+                    ORACLE_TOPOLOGY).records
+    predicted = np.array([RecordingOracle.predicted[r] for r in rec["request"]])
+    np.testing.assert_allclose(rec["latency_s"] - rec["device_wait_s"], predicted,
+                               rtol=1e-9, atol=1e-12)
+    assert {0, 1} <= set(rec["server"])
+
+
+def test_the_oracle_is_not_beaten_by_the_joint_choice(scenario_file) -> None:
+    # Common random numbers through the topology, with background jobs the oracle cannot
+    # foresee: dynamic-split and server-only are no faster on average.
+    from test_schedulers_oracle import WORLD
+
+    path = scenario_file(WORLD.replace("ARRIVALS", "poisson, rate: 3/s").replace(
+        "BACKGROUND", ", background: {rate: 20/s, work: 5 GFLOP}"))
+    common = ("horizon.requests=1000", ORACLE_TOPOLOGY, "scheduler.exits=none",
+              "scheduler.thresholds=null")
+    oracle = replicate(path, *common, "scheduler.policy=oracle").records
+    for policy in ("dynamic-split", "neurosurgeon", "server-only"):
+        rec = replicate(path, *common, f"scheduler.policy={policy}").records
+        np.testing.assert_array_equal(rec["arrival_s"], oracle["arrival_s"])
+        assert oracle["latency_s"].mean() <= rec["latency_s"].mean(), policy

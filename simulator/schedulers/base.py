@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from simulator.channel import Link
     from simulator.costs import SystemModel
+    from simulator.topology import Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,24 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class HindsightServer:
+    """A server the clairvoyant policy's device reaches through a topology.
+
+    ``route`` is the wired path from the device's access point (its
+    ``transfer_s(bits)`` is the exact one-way time); ``free_at(now)`` when a
+    job joining this server now would get a worker (as ``Hindsight``'s);
+    ``speed_flops`` its mean worker speed; ``multiplier`` the per-request
+    service-time multipliers it would apply.
+    """
+
+    index: int
+    route: Route
+    free_at: Callable[[float], float]
+    speed_flops: float
+    multiplier: np.ndarray
+
+
+@dataclass(frozen=True)
 class Hindsight:
     """What only a clairvoyant policy is given: its device's realised world.
 
@@ -128,7 +147,9 @@ class Hindsight:
     per-request device and server service-time multipliers, and
     ``server_free_at(now)``: when a job joining the server now would get a
     worker, from the actual remaining service of every job in service or
-    queued at ``now`` (jobs that arrive later are not known).
+    queued at ``now`` (jobs that arrive later are not known).  With a
+    topology, ``servers`` holds the same for every server the device reaches,
+    with its route; empty without one.
     """
 
     uplink: Link
@@ -138,6 +159,7 @@ class Hindsight:
     server_multiplier: np.ndarray   # per request
     device_multiplier: np.ndarray | None
     server_free_at: Callable[[float], float]
+    servers: tuple[HindsightServer, ...] = ()
 
 
 class NoParams(BaseModel):
