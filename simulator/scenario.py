@@ -1020,10 +1020,12 @@ def load_warnings(scenario: Scenario, values: Mapping[str, Any],
                             f"grows without bound and latencies depend on the horizon")
     offered = sum(d.count * d.workload.mean_rate for d in scenario.devices) * (total_flops
                                                                            - device_flops)
-    if scenario.server.background is not None:
-        offered += (scenario.server.count * scenario.server.background.rate
-                    * scenario.server.background.work)
-    rho = offered / (sum(scenario.server.worker_speeds) * scenario.server.count)
+    network = scenario.network()  # with a topology: every edge and cloud server
+    specs = ([scenario.server] * scenario.server.count if network is None
+             else list(network.server_specs))
+    offered += sum(s.background.rate * s.background.work for s in specs
+                   if s.background is not None)
+    rho = offered / sum(sum(s.worker_speeds) for s in specs)
     if split < model.depth and rho >= 1.0:
         warnings.append(f"server utilisation is {rho:.2f} ≥ 1{at}: its queue grows without "
                         f"bound and latencies depend on the horizon")

@@ -386,3 +386,20 @@ def test_the_oracle_is_not_beaten_by_the_joint_choice(scenario_file) -> None:
         rec = replicate(path, *common, f"scheduler.policy={policy}").records
         np.testing.assert_array_equal(rec["arrival_s"], oracle["arrival_s"])
         assert oracle["latency_s"].mean() <= rec["latency_s"].mean(), policy
+
+
+def test_the_overload_warning_counts_every_server_of_the_topology() -> None:
+    # edge_cloud.yaml under server-only: two edges (1 × 400 GFLOPS, background 40/s × 5 GFLOP
+    # each) and a cloud (8 × 10 TFLOPS); ρ = offered FLOP/s over the total speed 80.8 TFLOPS.
+    from pathlib import Path
+
+    from simulator.scenario import resolve_model
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "edge_cloud.yaml"
+    loaded = load_scenario(path, ["scheduler.policy=server-only", "sweep={}",
+                                  "devices.0.workload.rate=13000/s"])
+    model = resolve_model(loaded.base, path)
+    work = sum(2.0 * b.effective_macs for b in model.blocks)
+    rho = ((6 * 13000 + 4 * 3) * work + 2 * 40 * 5e9) / (2 * 400e9 + 8 * 10e12)
+    assert 1.0 <= rho < 1.1  # about 200 if only one 400 GFLOPS edge were counted
+    assert [w.split(":")[0] for w in loaded.warnings] == [f"server utilisation is {rho:.2f} ≥ 1"]
