@@ -182,6 +182,43 @@ def test_the_chosen_split_and_server_minimise_the_predicted_latency(policy_class
     assert {0, 1, 2} <= chosen_servers  # every server wins sometimes: the test has teeth
 
 
+def _hand_energy(split: int, view: ServerView, obs: Observation, dev_speed: float) -> float:
+    """Device energy of (split, server): 3 W computing, 1.2 W sending, 0.3 W waiting."""
+    flops = [0.0, 2e9, 6e9, 7e9]
+    out_bytes = [12288, 65536, 4096, 0]
+    compute_j = 3.0 * flops[split] / dev_speed
+    if split == 3:
+        return compute_j
+    bits_up, bits_down = 8 * out_bytes[split], 8 * 40
+    away = (view.backlog_s + obs.rtt_s + bits_down / obs.downlink_rate_bps
+            + 2 * view.latency_s + (bits_up + bits_down) / view.rate_bps
+            + (7e9 - flops[split]) / view.speed_flops)
+    return compute_j + 1.2 * bits_up / obs.uplink_rate_bps + 0.3 * away
+
+
+def test_the_energy_objective_picks_the_least_energy_split_and_server() -> None:
+    # As above for objective: energy — the wires and the far server's time are idle waiting.
+    rng = np.random.default_rng(8)
+    dev_speed = 40e9
+    policy = Neurosurgeon(ObjectiveParams(objective="energy"))
+    policy.prepare(_system(dev_speed), np.random.default_rng(0))
+    chosen = set()
+    for _ in range(300):
+        servers = tuple(
+            ServerView(index=k, name=f"s{k}", backlog_s=float(rng.exponential(0.5)),
+                       latency_s=float(rng.uniform(0, 0.4)), rate_bps=1e8,
+                       speed_flops=float(rng.choice([0.05e12, 2e12])), workers=1)
+            for k in range(2))
+        obs = _obs(servers, up=float(rng.uniform(2e6, 200e6)))
+        decision = policy.decide(obs)
+        costs = {(s, v.index): _hand_energy(s, v, obs, dev_speed)
+                 for s in range(4) for v in servers}
+        server = 0 if decision.server is None else decision.server
+        assert costs[(decision.split, server)] <= min(costs.values()) * (1 + 1e-12)
+        chosen.add((decision.split == 3, decision.server))
+    assert {(False, 0), (False, 1), (True, None)} <= chosen
+
+
 # ------------------------------------------------------------------ dispatch among reachable
 
 # Two access points: lobby reaches edge-a and (through it) the cloud; lab reaches only edge-b.
