@@ -319,9 +319,10 @@ class Replication:
         """Per-request service multipliers for a server of ``spec``.
 
         Servers whose variability is the scenario's ``server`` block's share its
-        array; another variability draws from the same stream afresh, so request
-        ``i`` gets the same underlying uniforms on every server (common random
-        numbers across the server choice).
+        array, so request ``i`` draws the same multiplier whichever of them runs
+        it (common random numbers across the server choice); another
+        variability draws from the same stream afresh (reproducible, and
+        independent of how many servers there are).
         """
         variability = spec.compute.variability
         if variability == self.scenario.server.compute.variability:
