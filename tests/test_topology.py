@@ -219,6 +219,64 @@ def test_the_energy_objective_picks_the_least_energy_split_and_server() -> None:
     assert {(False, 0), (False, 1), (True, None)} <= chosen
 
 
+def _random_servers(rng: np.random.Generator) -> tuple[ServerView, ...]:
+    return tuple(
+        ServerView(index=k, name=f"s{k}", backlog_s=float(rng.exponential(0.1)),
+                   latency_s=float(rng.uniform(0, 0.05)), rate_bps=1e8,
+                   speed_flops=float(rng.choice([0.2e12, 2e12])), workers=1)
+        for k in range(3))
+
+
+def test_energy_slo_takes_the_least_energy_pair_that_meets_the_slo() -> None:
+    # Brute force: among (split, server) whose hand-computed latency is within the SLO,
+    # the least hand-computed energy; if none fits, the least latency.
+    from simulator.schedulers.deadline import EnergySLO, EnergySLOParams
+
+    rng = np.random.default_rng(13)
+    dev_speed = 40e9
+    policy = EnergySLO(EnergySLOParams(slo=0.12))
+    policy.prepare(_system(dev_speed), np.random.default_rng(0))
+    fallback = 0
+    for _ in range(300):
+        servers = _random_servers(rng)
+        obs = _obs(servers, up=float(rng.uniform(2e6, 200e6)))
+        decision = policy.decide(obs)
+        pairs = [(s, v) for s in range(4) for v in servers]
+        lat = {(s, v.index): _hand_latency(s, v, obs, dev_speed) for s, v in pairs}
+        energy = {(s, v.index): _hand_energy(s, v, obs, dev_speed) for s, v in pairs}
+        fits = [key for key, t in lat.items() if t <= 0.12 * (1 - 1e-9)]
+        key = (decision.split, 0 if decision.server is None else decision.server)
+        if fits:
+            assert lat[key] <= 0.12 * (1 + 1e-9)
+            assert energy[key] <= min(energy[f] for f in fits) * (1 + 1e-12)
+        else:
+            fallback += 1
+            assert lat[key] <= min(lat.values()) * (1 + 1e-12)
+    assert 0 < fallback < 300
+
+
+def test_deadline_meets_the_deadline_on_the_fastest_pair_when_accuracy_is_equal() -> None:
+    # No exit heads: every candidate has the same accuracy, so the deadline policy takes
+    # the least hand-computed latency over (split, server).
+    from simulator.schedulers.deadline import Deadline, DeadlineParams
+
+    rng = np.random.default_rng(21)
+    dev_speed = 40e9
+    policy = Deadline(DeadlineParams(deadline=0.1))
+    policy.prepare(_system(dev_speed), np.random.default_rng(0))
+    chosen = set()
+    for _ in range(200):
+        servers = _random_servers(rng)
+        obs = _obs(servers, up=float(rng.uniform(2e6, 200e6)))
+        decision = policy.decide(obs)
+        lat = {(s, v.index): _hand_latency(s, v, obs, dev_speed)
+               for s in range(4) for v in servers}
+        key = (decision.split, 0 if decision.server is None else decision.server)
+        assert lat[key] <= min(lat.values()) * (1 + 1e-12)
+        chosen.add(decision.server)
+    assert {0, 1, 2} <= chosen
+
+
 # ------------------------------------------------------------------ dispatch among reachable
 
 # Two access points: lobby reaches edge-a and (through it) the cloud; lab reaches only edge-b.

@@ -78,6 +78,19 @@ def objective_cost(system, params: ObjectiveParams, obs: Observation,
             + (1.0 - params.weight) * system.energy(*args) / params.energy_scale_j)
 
 
+def server_choices(obs: Observation) -> list[tuple[int | None, float, WiredRoute | None]]:
+    """(server index, backlog s, route) of every server a decision may name.
+
+    Without a topology one entry, ``(None, obs.server_backlog_s, None)``: the
+    edge as the dispatch rule presents it.  With one, each ``obs.servers``
+    entry with its wired route for ``SystemModel.latency`` / ``energy``.
+    """
+    if not obs.servers:
+        return [(None, obs.server_backlog_s, None)]
+    return [(v.index, v.backlog_s, WiredRoute(v.latency_s, v.rate_bps, v.speed_flops))
+            for v in obs.servers]
+
+
 def placement_costs(system, params: ObjectiveParams, obs: Observation,
                     outlook=None) -> np.ndarray:
     """Cost of every (server, split): one row per ``obs.servers`` entry, one column per split."""
