@@ -176,6 +176,26 @@ class ExitOutlook:
 
 
 @dataclass(frozen=True)
+class WiredRoute:
+    """A server behind a topology, as the cost model needs it.
+
+    ``latency_s``: one-way wired latency from the device's access point (s);
+    ``rate_bps``: the path's effective rate ``1 / Σ 1/rate_i`` (bit/s, inf =
+    no serialisation); ``speed_flops``: the server's mean worker speed
+    (FLOP/s).  The server's backlog is passed to ``latency`` / ``energy`` as
+    ``server_backlog_s``, as without a topology.
+    """
+
+    latency_s: float
+    rate_bps: float
+    speed_flops: float
+
+    def round_trip_s(self, up_bytes: np.ndarray, down_bytes: np.ndarray) -> np.ndarray:
+        """Wired time (s) of the payload there and the result back, per split."""
+        return 2.0 * self.latency_s + _transfer_s(up_bytes + down_bytes, self.rate_bps)
+
+
+@dataclass(frozen=True)
 class SystemModel:
     """One device's view of the system, as arrays indexed by split ``s = 0..L``."""
 
@@ -298,7 +318,8 @@ class SystemModel:
     # -------------------------------------------------------------- predictions
 
     def latency(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
-                outlook: ExitOutlook | None = None, radio_since_s: float = math.inf
+                outlook: ExitOutlook | None = None, radio_since_s: float = math.inf,
+                route: WiredRoute | None = None
                 ) -> np.ndarray:
         """Predicted (expected) latency (s) of each split, excluding the device queue.
 
@@ -307,6 +328,9 @@ class SystemModel:
         for every split but ``L``.  With an RRC state machine an offload adds
         the promotion delay when the radio will be idle as the transfer starts
         (see ``_promotes``; ``radio_since_s`` is ``Observation.radio_since_s``).
+        With a ``route`` (a server behind a topology) the server computes at the
+        route's speed and the payload and the result also cross its wired path,
+        each way ``latency + bits / rate``.
         """
         o = self.configured if outlook is None else outlook
         device_s = o.device_flops / self.device_speed_flops
@@ -315,32 +339,44 @@ class SystemModel:
         if self.rrc is not None:
             network_s = network_s + self.rrc.promotion_s * self._promotes(device_s,
                                                                           radio_since_s)
+        speed = self.server_speed_flops
+        if route is not None:
+            network_s = network_s + route.round_trip_s(self.up_bytes, self.down_bytes)
+            speed = route.speed_flops
         return (device_s + _weighted(o.p_offload, network_s + server_backlog_s)
-                + o.server_flops / self.server_speed_flops)
+                + o.server_flops / speed)
 
     def energy(self, uplink_bps: float, downlink_bps: float, server_backlog_s: float,
-               outlook: ExitOutlook | None = None, radio_since_s: float = math.inf
-               ) -> np.ndarray:
+               outlook: ExitOutlook | None = None, radio_since_s: float = math.inf,
+               route: WiredRoute | None = None) -> np.ndarray:
         """Predicted device energy (J) of each split: compute + transmit + idle waiting.
 
-        With an RRC state machine an offload also pays its radio's marginal cost
-        (``_rrc_j``).
+        With a ``route`` the wired transfers and the route's server speed count
+        as waiting (the radio does not send while the payload crosses the
+        wires).  With an RRC state machine an offload also pays its radio's
+        marginal cost (``_rrc_j``), the radio staying connected while it waits.
         """
         o = self.configured if outlook is None else outlook
         compute_j = self.compute_power_w * o.device_flops / self.device_speed_flops
         tx_s = _transfer_s(self.up_bytes, uplink_bps)
         tx_j = float(self.radio.watts(uplink_bps)) * tx_s if np.isfinite(uplink_bps) else 0 * tx_s
-        wait_s = (_weighted(o.p_offload, server_backlog_s + self.rtt_s
+        wired_s = 0.0
+        speed = self.server_speed_flops
+        if route is not None:
+            wired_s = route.round_trip_s(self.up_bytes, self.down_bytes)
+            speed = route.speed_flops
+        away_s = server_backlog_s + wired_s
+        wait_s = (_weighted(o.p_offload, away_s + self.rtt_s
                             + _transfer_s(self.down_bytes, downlink_bps))
-                  + o.server_flops / self.server_speed_flops)
+                  + o.server_flops / speed)
         if self.rrc is None:
             return compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
         device_s = o.device_flops / self.device_speed_flops
         promotes = self._promotes(device_s, radio_since_s)
         wait_s = wait_s + _weighted(o.p_offload, self.rrc.promotion_s * promotes)
         return (compute_j + _weighted(o.p_offload, tx_j) + self.idle_power_w * wait_s
-                + self._rrc_j(o, device_s, promotes, downlink_bps, server_backlog_s,
-                              radio_since_s))
+                + self._rrc_j(o, device_s, promotes, downlink_bps, away_s,
+                              radio_since_s, speed))
 
     def _promotes(self, device_s: np.ndarray, radio_since_s: float) -> np.ndarray:
         """1.0 where the radio will be idle when the uplink starts, else 0.0.
@@ -354,8 +390,8 @@ class SystemModel:
         return (radio_since_s + device_s >= self.rrc.tail_s).astype(float)
 
     def _rrc_j(self, o: ExitOutlook, device_s: np.ndarray, promotes: np.ndarray,
-               downlink_bps: float, server_backlog_s: float, radio_since_s: float
-               ) -> np.ndarray:
+               downlink_bps: float, away_s: float, radio_since_s: float,
+               server_speed_flops: float) -> np.ndarray:
         """Expected marginal RRC energy (J) of each split, beyond transmit energy.
 
         Offloading keeps the radio connected from the end of its last activity
@@ -364,11 +400,12 @@ class SystemModel:
         So an offload pays: if the radio will be idle, a promotion and a full
         tail; otherwise the tail power over the time since the last activity
         (``radio_since_s + device_s``).  Plus, at tail power, the connected wait
-        for the server (rtt, backlog, server compute), and the reception of the
-        result at the receive power.  This is the marginal cost if nothing else
-        is sent; the engine's per-request attribution (``simulator.radio``)
-        splits shared tails differently, so the two differ when transfers are
-        closer together than the tail.
+        for the server (``away_s`` = backlog and wired path, the rtt, server
+        compute at ``server_speed_flops``), and the reception of the result at
+        the receive power.  This is the marginal cost if nothing else is sent;
+        the engine's per-request attribution (``simulator.radio``) splits
+        shared tails differently, so the two differ when transfers are closer
+        together than the tail.
         """
         r = self.rrc
         since = radio_since_s + device_s
@@ -377,9 +414,9 @@ class SystemModel:
         rx_s = _transfer_s(self.down_bytes, downlink_bps)
         rx_j = (r.receive_w(downlink_bps) * rx_s if np.isfinite(downlink_bps)
                 else 0.0 * rx_s)
-        per_offload = catch_up + r.tail_w * (server_backlog_s + self.rtt_s) + rx_j
+        per_offload = catch_up + r.tail_w * (away_s + self.rtt_s) + rx_j
         return (_weighted(o.p_offload, per_offload)
-                + r.tail_w * o.server_flops / self.server_speed_flops)
+                + r.tail_w * o.server_flops / server_speed_flops)
 
 
 def _weighted(p: np.ndarray, cost: np.ndarray) -> np.ndarray:

@@ -31,9 +31,10 @@ class RequestDraws:
     ``device_mult[k]`` holds the compute multipliers of device entry ``k``
     (``None``: deterministic compute, every multiplier 1); ``dispatch`` the
     uniforms of random dispatch (empty unless ``server.dispatch: random`` with
-    several servers).  ``exit_sampler`` holds the exit draws; ``exits`` is
-    every request's confidence and correctness at every exit (computed on
-    first use: the fast path asks the sampler only for what it needs).
+    several servers, ``server.count`` of them or a topology's).
+    ``exit_sampler`` holds the exit draws; ``exits`` is every request's
+    confidence and correctness at every exit (computed on first use: the fast
+    path asks the sampler only for what it needs).
     """
 
     server_mult: np.ndarray
@@ -51,8 +52,10 @@ def draw_requests(scenario: Scenario, model: ModelProfile, replication: int) -> 
     seed = scenario.seed
     n = scenario.horizon.requests
     srv = scenario.server
+    network = scenario.network()
+    servers = srv.count if network is None else len(network.server_specs)
     dispatch = (stream(seed, replication, Component.DISPATCH).random(n)
-                if srv.count > 1 and srv.dispatch == "random" else np.empty(0))
+                if servers > 1 and srv.dispatch == "random" else np.empty(0))
     server_mult = srv.compute.variability.sample(
         stream(seed, replication, Component.SERVER_SERVICE), n)
     exits = ExitSampler(model, n, stream(seed, replication, Component.EXITS))

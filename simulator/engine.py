@@ -31,6 +31,7 @@ from simulator.dispatch import Dispatcher
 from simulator.draws import draw_requests
 from simulator.estimators import BacklogHistory, RateEstimator
 from simulator.fifo import FifoStation, WorkerPool
+from simulator.placement import Reach, build_reaches
 from simulator.radio import RadioStateMachine
 from simulator.scenario import (
     DeviceSpec,
@@ -40,6 +41,7 @@ from simulator.scenario import (
     configured_thresholds,
 )
 from simulator.schedulers import Decision, Hindsight, Observation, Outcome, Scheduler, resolve
+from simulator.schedulers.base import HindsightServer
 from simulator.seeds import Component, stream
 from simulator.uplink import FifoUplink, ProcessorSharingUplink
 
@@ -47,7 +49,7 @@ from simulator.uplink import FifoUplink, ProcessorSharingUplink
 RECORD_FIELDS = (
     "request", "device", "arrival_s", "split", "exit", "latency_s", "device_wait_s",
     "device_compute_s", "uplink_s", "server_wait_s", "server_service_s", "downlink_s",
-    "energy_j", "bytes_up", "correct", "uplink_rate_bps",
+    "energy_j", "bytes_up", "correct", "uplink_rate_bps", "server",
 )
 _ARRIVAL_CHUNK = 256  # inter-arrival times drawn per call; fixed, so streams are reproducible
 
@@ -134,6 +136,8 @@ class ServerState:
     last_change: float = 0.0
     background_jobs: int = 0
     open_batch: _Batch | None = None  # with server.batching: the batch still filling
+    index: int = 0                    # position in Replication.servers (the record's `server`)
+    mult: np.ndarray | None = None    # per-request service multipliers of this server
 
     def hold(self, now: float, nominal: float) -> None:
         """A request of ``nominal`` seconds joined the open batch at ``now`` (batching)."""
@@ -260,14 +264,22 @@ class Replication:
         self.n_requests = n
         self.env = simpy.Environment()
         srv = scenario.server
-        self.servers = [self._make_server() for _ in range(srv.count)]
+        self.network = scenario.network()  # None without a topology block
+        self.server_specs = ([srv] * srv.count if self.network is None
+                             else list(self.network.server_specs))
+        draws = draw_requests(scenario, model, replication)  # shared with the fast path
+        self.server_mult = draws.server_mult
+        self.servers = [self._make_server(spec, k, self._multipliers(spec, n))
+                        for k, spec in enumerate(self.server_specs)]
         self.batching = srv.batching
         self.batch_cost = None if srv.batching is None else BatchCost(
             srv.batching, sum(2.0 * b.effective_macs for b in model.blocks),
             max(srv.worker_speeds))
-        draws = draw_requests(scenario, model, replication)  # shared with the fast path
         self.dispatcher = Dispatcher(srv.dispatch, self.servers, draws.dispatch)
-        self.server_mult = draws.server_mult
+        # with a topology: per device entry, the servers its access point reaches
+        self.reach: list[Reach] | None = (
+            None if self.network is None
+            else build_reaches(self.network, self.servers, srv.dispatch, draws.dispatch))
         self.exits = draws.exits
         self.thresholds = configured_thresholds(scenario, len(model.exit_blocks))
         self._prepare_model_arrays()
@@ -281,18 +293,41 @@ class Replication:
 
     # -------------------------------------------------------------- set-up
 
-    def _make_server(self) -> ServerState:
-        """One edge server; watched (history, actual work) only when someone needs it."""
-        srv = self.scenario.server
+    def _make_server(self, srv: ServerSpec, index: int, mult: np.ndarray) -> ServerState:
+        """Server ``index`` of spec ``srv``; watched (history, actual work) only when needed."""
         delay = self.scenario.scheduler.backlog_delay
         speeds = srv.worker_speeds
         n = len(speeds)
         if delay > 0 or resolve(self.scenario.scheduler.policy).clairvoyant:
             return WatchedServerState(
                 WorkerPool(self.env, n), speed=srv.mean_speed, n_workers=n, speeds=speeds,
-                history=BacklogHistory(delay, n) if delay > 0 else None)
+                history=BacklogHistory(delay, n) if delay > 0 else None, index=index,
+                mult=mult)
         return ServerState(WorkerPool(self.env, n), speed=srv.mean_speed, n_workers=n,
-                           speeds=speeds)
+                           speeds=speeds, index=index, mult=mult)
+
+    def _multipliers(self, spec: ServerSpec, n: int) -> np.ndarray:
+        """Per-request service multipliers for a server of ``spec``.
+
+        Servers whose variability is the scenario's ``server`` block's share its
+        array, so request ``i`` draws the same multiplier whichever of them runs
+        it (common random numbers across the server choice); another
+        variability draws from the same stream afresh (reproducible, and
+        independent of how many servers there are).
+        """
+        variability = spec.compute.variability
+        if variability == self.scenario.server.compute.variability:
+            return self.server_mult
+        return variability.sample(
+            stream(self.scenario.seed, self.replication, Component.SERVER_SERVICE), n)
+
+    def _hindsight_servers(self, entry: int) -> tuple[HindsightServer, ...]:
+        """The servers device entry ``entry`` reaches, as the oracle sees them (topology only)."""
+        if self.reach is None:
+            return ()
+        reach = self.reach[entry]
+        return tuple(HindsightServer(s.index, reach.routes[s.index], s.free_at, s.speed, s.mult)
+                     for s in reach.servers)
 
     def _server_free_at(self, now: float) -> float:
         """Earliest time a worker frees on any server (the oracle's view of the edge)."""
@@ -343,7 +378,8 @@ class Replication:
                         uplink=uplink, downlink=downlink, confidence=self.exits.confidence,
                         correct=self.exits.correct, server_multiplier=self.server_mult,
                         device_multiplier=self.device_mult[entry],
-                        server_free_at=self._server_free_at))
+                        server_free_at=self._server_free_at,
+                        servers=self._hindsight_servers(entry)))
                 est = sc.scheduler.estimator
                 devices.append(DeviceState(
                     index=i, entry=entry, spec=spec, cpu=FifoStation(self.env, 1),
@@ -359,8 +395,8 @@ class Replication:
     def run(self) -> ReplicationResult:
         for dev in self.devices:
             self.env.process(self._arrivals(dev))
-        if self.scenario.server.background is not None:
-            for k, server in enumerate(self.servers):
+        for k, server in enumerate(self.servers):
+            if self.server_specs[k].background is not None:
                 self.env.process(self._background(server, k))
         self.env.run(until=self.done)
         for server in self.servers:
@@ -454,7 +490,7 @@ class Replication:
             raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' raised "
                                  f"{type(exc).__name__} in decide() for request {rid} on "
                                  f"device {dev.index}: {exc}") from exc
-        split, thresholds = self._check(decision, dev)
+        split, thresholds, chosen = self._check(decision, dev)
         # 4. blocks 1..split on the device, leaving at a confident exit
         exit_col, dev_flops = self._device_part(rid, split, thresholds)
         compute_s = dev_flops / dev.spec.compute.speed * self._device_multiplier(rid, dev)
@@ -468,8 +504,11 @@ class Replication:
         bytes_up = 0.0
         measured = None
         radio = dev.radio
+        served_by = -1
         if exit_col < 0 and split < self.depth:
-            # 5. the payload at the cut crosses the uplink (after the radio's promotion, if idle)
+            # 5. the payload at the cut crosses the uplink (after the radio's promotion, if
+            # idle), then the wired route of a topology
+            srv, route = self._destination(chosen, dev, rid)
             bytes_up = self.up_bytes[split]
             queue_s = promotion_s = 0.0
             if radio is not None:
@@ -498,15 +537,28 @@ class Replication:
             if self.rtt_half > 0.0:
                 yield env.timeout(self.rtt_half)
             uplink_s = promotion_s + queue_s + tx_s + self.rtt_half
+            wired_down = 0.0
+            if route is not None:
+                wired_up = route.transfer_s(8.0 * bytes_up)
+                if wired_up > 0.0:
+                    yield env.timeout(wired_up)
+                uplink_s += wired_up
+                wired_down = route.transfer_s(8.0 * self.down_bytes)
             # 6. the server runs the rest
             exit_col, srv_flops = self._server_part(rid, split, thresholds)
-            server_wait_s, service_s = yield from self._serve(srv_flops, rid)
-            # the result returns over the downlink
+            if srv is None:  # the dispatch rule picks as the request reaches the edge
+                srv = self.dispatcher.choose(env.now, rid)
+            served_by = srv.index
+            server_wait_s, service_s = yield from self._serve(srv, srv_flops, rid)
+            # the result returns over the wired route, then the radio downlink
             if radio is not None:
-                downlink_s = yield from self._receive(dev, rid)
+                if wired_down > 0.0:
+                    yield env.timeout(wired_down)
+                downlink_s = wired_down + (yield from self._receive(dev, rid))
             else:
-                down_s = dev.downlink.transfer_duration(env.now, 8.0 * self.down_bytes)
-                downlink_s = down_s + self.rtt_half
+                down_s = dev.downlink.transfer_duration(env.now + wired_down,
+                                                        8.0 * self.down_bytes)
+                downlink_s = wired_down + down_s + self.rtt_half
                 if downlink_s > 0.0:
                     yield env.timeout(downlink_s)
         # 7. one record
@@ -522,7 +574,7 @@ class Replication:
         correct = bool(self.exits.correct[rid, column])
         self.rows.append((rid, dev.index, arrival, split, exit_block, latency, start - arrival,
                           compute_s, uplink_s, server_wait_s, service_s, downlink_s, energy,
-                          bytes_up, correct, true_rate))
+                          bytes_up, correct, true_rate, served_by))
         if dev.learns:
             heads, final = self._seen_confidences(rid, thresholds, exit_col)
             dev.scheduler.update(Outcome(
@@ -555,14 +607,13 @@ class Replication:
             yield env.timeout(self.rtt_half)
         return promotion_s + down_s + self.rtt_half
 
-    def _serve(self, flops: float, rid: int):
-        """Queue for a server worker and run ``flops``; returns (wait s, service s)."""
+    def _serve(self, srv: ServerState, flops: float, rid: int):
+        """Queue for a worker of ``srv`` and run ``flops``; returns (wait s, service s)."""
         env = self.env
-        srv = self.dispatcher.choose(env.now, rid)
         if self.batching is not None:
             return (yield from self._serve_batched(srv, flops, rid))
         nominal = flops / srv.speed
-        mult = self.server_mult[rid]
+        mult = srv.mult[rid]
         arrive = env.now
         srv.advance(arrive)
         srv.in_system += 1
@@ -592,7 +643,7 @@ class Replication:
         if batch is None:
             batch = srv.open_batch = _Batch(env.event(), env.event())
             env.process(self._run_batch(srv, batch))
-        batch.items.append((flops, self.server_mult[rid], nominal))
+        batch.items.append((flops, srv.mult[rid], nominal))
         if len(batch.items) == self.batching.size:
             srv.open_batch = None  # full: later arrivals start a new batch
             batch.full.succeed()
@@ -626,9 +677,10 @@ class Replication:
         """Other tenants' jobs arriving at ``srv`` (see ``background_arrivals``)."""
         env = self.env
         rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND, index)
-        work = self.scenario.server.background.work
+        spec = self.server_specs[index]
+        work = spec.background.work
         nominal = work / srv.speed
-        for at, mult in background_arrivals(self.scenario.server, rng):
+        for at, mult in background_arrivals(spec, rng):
             yield env.timeout(at - env.now)
             env.process(self._background_job(srv, work, nominal, mult))
 
@@ -653,14 +705,17 @@ class Replication:
         est = dev.estimator
         down_rate = (dev.downlink.rate_at(now) if est.kind == "oracle"
                      else dev.downlink.mean_rate())
+        reach = None if self.reach is None else self.reach[dev.entry]
+        dispatcher = self.dispatcher if reach is None else reach.dispatcher
         return Observation(
             now_s=now, device=dev.index, request=rid, uplink_rate_bps=est.estimate(now),
             downlink_rate_bps=down_rate, rtt_s=self.scenario.channel.rtt,
-            server_backlog_s=self.dispatcher.reported_backlog_s(now),
+            server_backlog_s=dispatcher.reported_backlog_s(now),
             device_queue=dev.cpu.queue_length,
             deadline_s=None if deadline is None else deadline - (now - arrival),
             waited_s=now - arrival,
-            radio_since_s=math.inf if dev.radio is None else dev.radio.since(now))
+            radio_since_s=math.inf if dev.radio is None else dev.radio.since(now),
+            servers=() if reach is None else reach.views(now))
 
     def _seen_confidences(self, rid: int, thresholds: tuple[float, ...], exit_col: int
                           ) -> tuple[tuple[float, ...], float]:
@@ -671,8 +726,13 @@ class Replication:
                       for j in range(len(thresholds)))
         return heads, float(conf[-1]) if exit_col < 0 else math.nan
 
-    def _check(self, decision: Decision, dev: DeviceState) -> tuple[int, tuple[float, ...]]:
-        """Reject decisions the engine cannot carry out, naming the policy."""
+    def _check(self, decision: Decision, dev: DeviceState
+               ) -> tuple[int, tuple[float, ...], ServerState | None]:
+        """Reject decisions the engine cannot carry out, naming the policy.
+
+        Returns the split, the thresholds and the chosen server (None: the
+        dispatch rule's choice).
+        """
         who = (f"scheduler.policy '{self.scenario.scheduler.policy}': decide() on device "
                f"{dev.index} in replication {self.replication}")
         if not isinstance(decision, Decision):
@@ -688,7 +748,43 @@ class Replication:
             raise SchedulerError(f"{who} gave thresholds {thresholds!r}; allowed: None (the "
                                  f"scenario's) or a tuple of {len(self.exit_blocks)}, one per "
                                  f"exit head (at blocks {self.exit_blocks})")
-        return int(split), thresholds
+        chosen = decision.server
+        if chosen is not None:
+            chosen = self._chosen_server(chosen, dev, who)
+        return int(split), thresholds, chosen
+
+    def _chosen_server(self, choice: object, dev: DeviceState, who: str) -> ServerState:
+        """The server a decision named (index, or name with a topology), or SchedulerError."""
+        reach = None if self.reach is None else self.reach[dev.entry]
+        if reach is not None:
+            ok = isinstance(choice, str | int | np.integer) and not isinstance(choice, bool)
+            srv = reach.pick(choice) if ok else None
+            if srv is None:
+                raise SchedulerError(f"{who} chose server {choice!r}, which this device "
+                                     f"cannot reach; allowed: None (server.dispatch) or one of "
+                                     f"{reach.allowed()}")
+            return srv
+        n = len(self.servers)
+        if not isinstance(choice, int | np.integer) or isinstance(choice, bool) \
+                or not 0 <= choice < n:
+            raise SchedulerError(f"{who} chose server {choice!r}; allowed: None "
+                                 f"(server.dispatch) or a server index in 0..{n - 1} (the "
+                                 f"scenario has no topology, so servers have no names)")
+        return self.servers[int(choice)]
+
+    def _destination(self, chosen: ServerState | None, dev: DeviceState, rid: int):
+        """(server or None, wired route or None) of a request leaving ``dev`` now.
+
+        Without a topology the route is None and, unless the policy chose, so is
+        the server: the dispatch rule picks it when the request reaches the
+        edge, as it always did.  With one, the server is fixed now (the route
+        depends on it): the policy's choice or the access point's dispatch rule.
+        """
+        if self.reach is None:
+            return chosen, None
+        reach = self.reach[dev.entry]
+        srv = chosen if chosen is not None else reach.dispatcher.choose(self.env.now, rid)
+        return srv, reach.routes[srv.index]
 
     def _device_part(self, rid: int, split: int, thresholds: tuple[float, ...]
                      ) -> tuple[int, float]:

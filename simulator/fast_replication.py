@@ -324,9 +324,9 @@ class FastReplication:
                               _sequential_sum(tx[sent][tx_order]),
                               _sequential_sum(dev.spec.power.compute * compute_s),
                               _sequential_sum(tx_j[sent][tx_order])))
-        server_wait, service, done, downlink_s, servers = self._server(rec, owner)
+        server_wait, service, done, downlink_s, servers, served_by = self._server(rec, owner)
         return self._result(rec, arrival, owner, server_wait, service, done, downlink_s,
-                            servers, dev_stats, byte_values)
+                            servers, dev_stats, byte_values, served_by)
 
     @staticmethod
     def _rates_at(link: Link, times: np.ndarray) -> np.ndarray:
@@ -353,7 +353,8 @@ class FastReplication:
 
         Returns per request the server wait, the service, when the request is
         done (back on its device) and the downlink time (transfer + rtt/2),
-        and per server its recursion, requests, their arrivals and service ends.
+        per server its recursion, requests, their arrivals and service ends,
+        and per request the server that ran it (-1: none), the record's ``server``.
         """
         n = self.n
         sc = self.scenario
@@ -371,6 +372,8 @@ class FastReplication:
         else:
             u = self.draws.dispatch[off]
             target = np.minimum((u * srv.count).astype(np.int64), srv.count - 1)
+        served_by = np.full(n, -1, dtype=np.int64)
+        served_by[off] = target
         wait = np.zeros(n)
         service = np.zeros(n)
         done = rec["finish"].copy()   # a request that stays on the device is done then
@@ -393,7 +396,7 @@ class FastReplication:
             out = np.where(s > 0.0, b + s, b)
             done[mine], downlink_s[mine] = self._downlink(owner[mine], out)
             servers.append((station, mine, arrive, out))
-        return wait, service, done, downlink_s, servers
+        return wait, service, done, downlink_s, servers, served_by
 
     def _downlink(self, owners: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(done, downlink s) of requests whose service ended at ``out`` on devices ``owners``.
@@ -412,7 +415,7 @@ class FastReplication:
         return done, downlink_s
 
     def _result(self, rec, arrival, owner, server_wait, service, done, downlink_s, servers,
-                dev_stats, byte_values) -> ReplicationResult:
+                dev_stats, byte_values, served_by) -> ReplicationResult:
         n = self.n
         rtt_half = self.rtt_half
         off = rec["offloaded"]
@@ -437,7 +440,7 @@ class FastReplication:
             "server_wait_s": server_wait, "server_service_s": service,
             "downlink_s": downlink_s, "energy_j": energy,
             "bytes_up": rec["bytes_up"].astype(bytes_dtype), "correct": rec["correct"],
-            "uplink_rate_bps": rec["rate"],
+            "uplink_rate_bps": rec["rate"], "server": served_by,
         }
         records = {name: columns[name] for name in RECORD_FIELDS}
         end = float(done.max()) if n else 0.0

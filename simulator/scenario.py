@@ -55,6 +55,7 @@ from simulator.units import (
     Frequency,
     Power,
     PowerPerRate,
+    Rate,
     Speed,
     Work,
     parse_time,
@@ -760,6 +761,60 @@ class ServerSpec(_Strict):
         return sum(speeds) / len(speeds)
 
 
+class TopologyNode(_Strict):
+    """A place in the network: an access point, a router, an edge server or a cloud."""
+
+    name: str = Field(description="Unique name; links, `attach` and the records refer to it.")
+    kind: Literal["access_point", "router", "edge", "cloud"] = Field(description=(
+        "access_point (devices attach to it over their radio channel), router (only "
+        "forwards), edge or cloud (a server: a cloud is simply one far away, behind links "
+        "of higher latency)."))
+    server: ServerSpec | None = Field(default=None, description=(
+        "edge/cloud only: this server's spec (same fields as the top-level `server`, "
+        "without count, dispatch and batching); omitted = the top-level `server` block."))
+
+    @model_validator(mode="after")
+    def _server_fits_kind(self) -> TopologyNode:
+        if self.kind in ("access_point", "router") and self.server is not None:
+            article = "an" if self.kind == "access_point" else "a"
+            raise ValueError(f"node '{self.name}' is {article} {self.kind}, which has no server; "
+                             f"remove `server` or make it kind edge or cloud")
+        if self.server is not None:
+            extra = sorted({"count", "dispatch", "batching"} & self.server.model_fields_set)
+            if extra:
+                raise ValueError(f"node '{self.name}': server.{extra[0]} is not allowed in a "
+                                 f"topology node (a node is one server; count, dispatch and "
+                                 f"batching are the top-level server block's, for all servers)")
+        return self
+
+
+class TopologyLink(_Strict):
+    """A wired link: one-way latency and rate, the same both ways, uncontended."""
+
+    between: tuple[str, str] = Field(description="The two node names it joins.")
+    latency: Duration = Field(ge=0, description="One-way propagation and switching delay (s).")
+    rate: Rate | None = Field(default=None, gt=0, description=(
+        "Rate (bit/s), e.g. '1 Gbps': a payload of b bits takes b/rate to serialise on "
+        "this link; omitted = no serialisation time."))
+
+
+class TopologySpec(_Strict):
+    """Access points, servers and wired links (``simulator.topology``); optional.
+
+    Without it every device reaches the ``server`` block's servers over its
+    radio channel alone, as before.  With it the servers are the edge and
+    cloud nodes, in the order declared (server index = that order).
+    """
+
+    nodes: list[TopologyNode] = Field(min_length=2, description=(
+        "Named nodes: at least one access_point and one edge or cloud."))
+    links: list[TopologyLink] = Field(default_factory=list, description=(
+        "Wired links; a request routes over the least-latency path from its device's "
+        "access point to its server."))
+    attach: dict[str, str] = Field(default_factory=dict, description=(
+        "Device entry name → access point name; optional with a single access point."))
+
+
 class EstimatorSpec(_Strict):
     """How a device estimates its uplink rate (``simulator.estimators``)."""
 
@@ -870,6 +925,9 @@ class Scenario(_Strict):
     devices: list[DeviceSpec] = Field(min_length=1)
     channel: ChannelSpec
     server: ServerSpec
+    topology: TopologySpec | None = Field(default=None, description=(
+        "Optional network of access points, edge servers and a cloud; see "
+        "docs/models.md (Topology).  Omitted: one hop (the radio channel) to the servers."))
     scheduler: SchedulerSpec
     engine: Literal["auto", "simpy", "fast"] = Field(default="auto", description=(
         "Which engine runs each sweep point: auto (the exact event-free fast path where "
@@ -921,6 +979,29 @@ class Scenario(_Strict):
                              f"traces without loop ({files}) send only {sum(held)} requests "
                              f"in all; lower horizon.requests or set loop: true")
         return self
+
+    @model_validator(mode="after")
+    def _topology_fits(self) -> Scenario:
+        if self.topology is None:
+            return self
+        from simulator.topology import TopologyError, build_network
+
+        if self.server.count != 1:
+            raise ValueError(f"server.count is {self.server.count}, but with a topology the "
+                             f"servers are its edge and cloud nodes; remove server.count")
+        try:
+            build_network(self.topology, self.devices, self.server)
+        except TopologyError as exc:
+            raise ValueError(f"topology.{exc}") from exc
+        return self
+
+    def network(self):
+        """The checked ``simulator.topology.Network`` of ``topology`` (None without one)."""
+        if self.topology is None:
+            return None
+        from simulator.topology import build_network
+
+        return build_network(self.topology, self.devices, self.server)
 
 
 #: Top-level keys a sweep, zip or case may not change.
@@ -1404,18 +1485,21 @@ def server_utilisation(scenario: Scenario, request_flops: float, model_work: flo
     """Long-run offered load of the edge over its capacity (≥ 1: the queues grow).
 
     ``request_flops`` (FLOP/s) is the requests' server work offered to all
-    servers; with batching it is served at the throughput of full batches
+    servers (``server.count`` of them, or a topology's edge and cloud nodes);
+    with batching it is served at the throughput of full batches
     (``Batching.capacity_gain``), the best the server can do.  Background
     work (a rate, a load pattern's mean or a utilisation trace's long-run
     level) is never batched.
     """
     srv = scenario.server
-    speed = sum(srv.worker_speeds)
+    network = scenario.network()
+    specs = [srv] * srv.count if network is None else list(network.server_specs)
     if srv.batching is not None:
         gain = srv.batching.capacity_gain(model_work, max(srv.worker_speeds))
         request_flops = request_flops / gain if request_flops > 0 else 0.0
-    background = 0.0 if srv.background is None else srv.background.offered_flops(speed)
-    return (request_flops + srv.count * background) / (speed * srv.count)
+    background = sum(s.background.offered_flops(sum(s.worker_speeds)) for s in specs
+                     if s.background is not None)
+    return (request_flops + background) / sum(sum(s.worker_speeds) for s in specs)
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -35,7 +35,8 @@ TESTS = ROOT / "tests"
 # theory, hand computation and published numbers).
 VALIDATION_FILES = ("test_theory.py", "test_engine.py", "test_channel.py",
                     "test_profiles_zoo.py", "test_profiles_sparsity.py",
-                    "test_profiles_energy.py", "test_worker_classes.py", "test_radio.py")
+                    "test_profiles_energy.py", "test_worker_classes.py", "test_radio.py",
+                    "test_topology.py")
 
 
 def _generator():

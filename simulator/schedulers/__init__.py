@@ -16,7 +16,14 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from simulator.schedulers.base import Decision, Hindsight, Observation, Outcome, Scheduler
+from simulator.schedulers.base import (
+    Decision,
+    Hindsight,
+    Observation,
+    Outcome,
+    Scheduler,
+    ServerView,
+)
 from simulator.schedulers.deadline import Deadline, EnergySLO
 from simulator.schedulers.dynamic import DynamicSplit
 from simulator.schedulers.early_exit import EarlyExit
@@ -107,7 +114,7 @@ def known_parameters() -> set[str]:
 
 
 __all__ = ["REGISTRY", "Decision", "Hindsight", "Observation", "Outcome", "PluginError",
-           "Scheduler", "known_parameters", "parameter_names", "resolve"]
+           "Scheduler", "ServerView", "known_parameters", "parameter_names", "resolve"]
 
 
 def plugin_code_digests(policies: Iterable[str]) -> dict[str, str]:

@@ -21,6 +21,30 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from simulator.channel import Link
     from simulator.costs import SystemModel
+    from simulator.topology import Route
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    """What a device is told about one server it can reach (``Observation.servers``).
+
+    ``index`` is the server's number (its position among the topology's edge
+    and cloud nodes), ``name`` its node name; ``backlog_s`` its reported
+    waiting time (nominal work per worker, as stale as
+    ``scheduler.backlog_delay``); ``latency_s`` the one-way latency of the
+    wired path from the device's access point (s) and ``rate_bps`` the path's
+    effective rate ``1 / Σ 1/rate_i`` (bit/s, inf without serialisation), so a
+    payload of ``b`` bits crosses it in ``latency_s + b / rate_bps``;
+    ``speed_flops`` the mean worker speed (FLOP/s) and ``workers`` how many.
+    """
+
+    index: int
+    name: str
+    backlog_s: float
+    latency_s: float
+    rate_bps: float
+    speed_flops: float
+    workers: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +59,10 @@ class Observation:
     request already waited for the device's processor; ``radio_since_s`` is
     the time since the device's radio last finished a transfer (0 while one
     is under way, ``inf`` before the first), which with an RRC state machine
-    (``power.rrc``) tells whether an offload will pay a promotion.
+    (``power.rrc``) tells whether an offload will pay a promotion.  ``servers``
+    lists the servers the device can reach (one ``ServerView`` each) when the
+    scenario has a ``topology``; it is empty otherwise, and
+    ``server_backlog_s`` is then the only view of the edge.
     """
 
     now_s: float
@@ -49,6 +76,7 @@ class Observation:
     deadline_s: float | None
     waited_s: float = 0.0
     radio_since_s: float = math.inf
+    servers: tuple[ServerView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +85,15 @@ class Decision:
 
     ``thresholds`` has one entry per exit head in block order; ``math.inf``
     disables an exit.  ``None`` means "the scenario's configured thresholds".
+    ``server`` picks the server of an offloaded request: its index or its
+    name (a ``ServerView``'s), fixed when the request leaves the device;
+    ``None`` leaves the choice to the scenario's ``server.dispatch`` rule
+    (among the servers the device reaches).  Ignored when nothing is sent.
     """
 
     split: int
     thresholds: tuple[float, ...] | None = None
+    server: int | str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +126,24 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class HindsightServer:
+    """A server the clairvoyant policy's device reaches through a topology.
+
+    ``route`` is the wired path from the device's access point (its
+    ``transfer_s(bits)`` is the exact one-way time); ``free_at(now)`` when a
+    job joining this server now would get a worker (as ``Hindsight``'s);
+    ``speed_flops`` its mean worker speed; ``multiplier`` the per-request
+    service-time multipliers it would apply.
+    """
+
+    index: int
+    route: Route
+    free_at: Callable[[float], float]
+    speed_flops: float
+    multiplier: np.ndarray
+
+
+@dataclass(frozen=True)
 class Hindsight:
     """What only a clairvoyant policy is given: its device's realised world.
 
@@ -103,7 +154,9 @@ class Hindsight:
     per-request device and server service-time multipliers, and
     ``server_free_at(now)``: when a job joining the server now would get a
     worker, from the actual remaining service of every job in service or
-    queued at ``now`` (jobs that arrive later are not known).
+    queued at ``now`` (jobs that arrive later are not known).  With a
+    topology, ``servers`` holds the same for every server the device reaches,
+    with its route; empty without one.
     """
 
     uplink: Link
@@ -113,6 +166,7 @@ class Hindsight:
     server_multiplier: np.ndarray   # per request
     device_multiplier: np.ndarray | None
     server_free_at: Callable[[float], float]
+    servers: tuple[HindsightServer, ...] = ()
 
 
 class NoParams(BaseModel):

@@ -29,6 +29,11 @@ that have none.
 energy whose predicted latency is within ``slo`` minus the time the request
 already waited; exits as configured (``scheduler.thresholds``).  When no
 split fits, the one with the least predicted latency.  Ties: smaller split.
+
+With a topology both choose the server too: every candidate is considered
+on every server the device reaches (that server's backlog, speed and wired
+route), with the same rules; ties go to the earlier candidate, then the
+lower server index.  Device-only leaves the server open.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from simulator.schedulers.base import (
     exits_disabled,
     thresholds_or_default,
 )
+from simulator.schedulers.neurosurgeon import server_choices
 from simulator.units import Duration
 
 
@@ -76,10 +82,16 @@ class Deadline(Scheduler):
         self.accuracy = np.concatenate([o.accuracy for o in outlooks])
         self.options = [(s, o.thresholds[s]) for o in outlooks for s in range(n)]
 
-    def predicted_latency(self, obs: Observation) -> np.ndarray:
-        """Expected latency of every candidate (in ``self.options`` order)."""
-        args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s)
-        return np.concatenate([self.system.latency(*args, o, obs.radio_since_s)
+    def predicted_latency(self, obs: Observation, backlog_s: float | None = None,
+                          route=None) -> np.ndarray:
+        """Expected latency of every candidate (in ``self.options`` order).
+
+        ``backlog_s`` and ``route`` (a ``WiredRoute``) predict for one server of
+        a topology; by default the edge as ``obs`` presents it.
+        """
+        backlog = obs.server_backlog_s if backlog_s is None else backlog_s
+        args = (obs.uplink_rate_bps, obs.downlink_rate_bps, backlog)
+        return np.concatenate([self.system.latency(*args, o, obs.radio_since_s, route)
                                for o in self.outlooks])
 
     def budget(self, obs: Observation) -> float | None:
@@ -90,18 +102,24 @@ class Deadline(Scheduler):
         return None
 
     def decide(self, obs: Observation) -> Decision:
-        latency = self.predicted_latency(obs)
+        choices = server_choices(obs)
+        k = len(choices)  # candidate-major: entry i is option i // k on server i % k
+        latency = np.stack([self.predicted_latency(obs, b, r) for _, b, r in choices],
+                           axis=1).ravel()
+        accuracy = np.repeat(self.accuracy, k)
         budget = self.budget(obs)
         feasible = np.ones(len(latency), bool) if budget is None else latency <= budget
         if not feasible.any():
             best = int(np.argmin(latency))
         else:
             # lexicographic: accuracy (high), latency (low), then option order
-            acc = np.where(feasible, np.round(self.accuracy, 12), -np.inf)
+            acc = np.where(feasible, np.round(accuracy, 12), -np.inf)
             top = np.flatnonzero(acc == acc.max())
             best = int(top[np.argmin(latency[top])])
-        split, thresholds = self.options[best]
-        return Decision(split=split, thresholds=thresholds)
+        option, server = divmod(best, k)
+        split, thresholds = self.options[option]
+        return Decision(split=split, thresholds=thresholds,
+                        server=None if split == self.system.depth else choices[server][0])
 
 
 class EnergySLOParams(StrictParams):
@@ -115,10 +133,21 @@ class EnergySLO(Scheduler):
     Params = EnergySLOParams
 
     def decide(self, obs: Observation) -> Decision:
-        args = (obs.uplink_rate_bps, obs.downlink_rate_bps, obs.server_backlog_s)
-        latency = self.system.latency(*args, radio_since_s=obs.radio_since_s)
-        energy = self.system.energy(*args, radio_since_s=obs.radio_since_s)
+        choices = server_choices(obs)
+        k = len(choices)  # split-major: entry i is split i // k on server i % k
+        up, down = obs.uplink_rate_bps, obs.downlink_rate_bps
+        since = obs.radio_since_s
+        latency = np.stack([self.system.latency(up, down, b, None, since, r)
+                            for _, b, r in choices],
+                           axis=1).ravel()
+        energy = np.stack([self.system.energy(up, down, b, None, since, r)
+                           for _, b, r in choices],
+                          axis=1).ravel()
         feasible = latency <= self.params.slo - obs.waited_s
         if not feasible.any():
-            return Decision(split=int(np.argmin(latency)))
-        return Decision(split=int(np.argmin(np.where(feasible, energy, math.inf))))
+            best = int(np.argmin(latency))
+        else:
+            best = int(np.argmin(np.where(feasible, energy, math.inf)))
+        split, server = divmod(best, k)
+        return Decision(split=split,
+                        server=None if split == self.system.depth else choices[server][0])

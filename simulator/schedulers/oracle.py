@@ -20,6 +20,10 @@ moment it gets its device's processor:
   of a job joining at any later time is known *if nothing else arrives
   first*.
 
+With a topology the oracle also chooses the server: for every server the
+device reaches it knows the wired route, the server's exact present and the
+request's multiplier there, and takes the best (split, exit, server).
+
 It does not include jobs that reach the server after the decision (other
 devices' requests, background jobs, or this device's own earlier requests
 still uploading), nor the effect of its choice on later requests: it is a
@@ -50,7 +54,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from simulator.schedulers.base import Decision, Observation, Scheduler
+from simulator.schedulers.base import Decision, HindsightServer, Observation, Scheduler
 from simulator.schedulers.neurosurgeon import ObjectiveParams
 
 
@@ -118,8 +122,9 @@ class Oracle(Scheduler):
                 return False, device, self.cum[block] - base + heads
         return False, device, self.cum[-1] - base + heads
 
-    def outcome(self, obs: Observation, split: int, thresholds) -> tuple[float, float]:
-        """Realised (latency from now, device energy) of one decision."""
+    def outcome(self, obs: Observation, split: int, thresholds,
+                server: HindsightServer | None = None) -> tuple[float, float]:
+        """Realised (latency from now, device energy) of one decision (on ``server``)."""
         h = self.hindsight
         sysm = self.system
         rid = obs.request
@@ -140,8 +145,15 @@ class Oracle(Scheduler):
         tx = h.uplink.transfer_duration(t1, bits)
         tx_j = float(sysm.radio.watts(bits / tx)) * tx if tx > 0 else 0.0
         arrive = t1 + tx + half
-        start = max(arrive, self._free)
-        done = start + srv_flops / sysm.server_speed_flops * float(h.server_multiplier[rid])
+        if server is None:
+            speed, mults, free, wired_down = (sysm.server_speed_flops, h.server_multiplier,
+                                              self._free, 0.0)
+        else:  # through a topology: the wired route both ways
+            arrive += server.route.transfer_s(bits)
+            speed, mults, free = server.speed_flops, server.multiplier, self._frees[server.index]
+            wired_down = server.route.transfer_s(self.down_bits)
+        start = max(arrive, free)
+        done = start + srv_flops / speed * float(mults[rid]) + wired_down
         rx_start = done
         if rrc is not None and done - (t1 + tx) >= rrc.tail_s:
             rx_start += rrc.promotion_s  # the radio went idle while the server worked
@@ -159,21 +171,29 @@ class Oracle(Scheduler):
         return latency, energy
 
     def decide(self, obs: Observation) -> Decision:
-        self._free = self.hindsight.server_free_at(obs.now_s)
+        h = self.hindsight
+        servers: tuple[HindsightServer | None, ...] = h.servers or (None,)
+        if h.servers:
+            self._frees = {s.index: s.free_at(obs.now_s) for s in h.servers}
+        else:
+            self._free = h.server_free_at(obs.now_s)
         p = self.params
         best, best_cost, best_latency = None, math.inf, math.nan
         for split in range(self.system.depth + 1):
             for thresholds in self.exit_choices(obs.request):
-                latency, energy = self.outcome(obs, split, thresholds)
-                if p.objective == "latency":
-                    cost = latency
-                elif p.objective == "energy":
-                    cost = energy
-                else:
-                    cost = p.weight * latency + (1.0 - p.weight) * energy / p.energy_scale_j
-                if cost < best_cost:
-                    best, best_cost, best_latency = (split, thresholds), cost, latency
+                for server in servers:
+                    latency, energy = self.outcome(obs, split, thresholds, server)
+                    if p.objective == "latency":
+                        cost = latency
+                    elif p.objective == "energy":
+                        cost = energy
+                    else:
+                        cost = p.weight * latency + (1.0 - p.weight) * energy / p.energy_scale_j
+                    if cost < best_cost:
+                        best, best_cost, best_latency = (split, thresholds, server), cost, latency
         if best is None:  # every option infinite (e.g. a dead link): stay local
-            best = (self.system.depth, (math.inf,) * self.n_heads)
+            best = (self.system.depth, (math.inf,) * self.n_heads, None)
         self.last_prediction = best_latency
-        return Decision(split=best[0], thresholds=best[1])
+        server = best[2]
+        return Decision(split=best[0], thresholds=best[1],
+                        server=None if server is None else server.index)
