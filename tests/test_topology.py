@@ -498,3 +498,27 @@ def test_the_overload_warning_counts_every_server_of_the_topology() -> None:
     rho = ((6 * 13000 + 4 * 3) * work + 2 * 40 * 5e9) / (2 * 400e9 + 8 * 10e12)
     assert 1.0 <= rho < 1.1  # about 200 if only one 400 GFLOPS edge were counted
     assert [w.split(":")[0] for w in loaded.warnings] == [f"server utilisation is {rho:.2f} ≥ 1"]
+
+
+@pytest.mark.parametrize("tail", ["0.7 s", "11.576 s"])
+def test_the_oracle_predicts_exactly_through_a_topology_with_an_lte_radio(scenario_file,
+                                                                          tail) -> None:
+    # Both features at once: the promotion before the uplink, the wired route both ways,
+    # and a second promotion when the result (after the wired route back) comes after
+    # the tail.  The realised latency must still be what the oracle computed.
+    from test_schedulers_oracle import WORLD, RecordingOracle
+
+    rrc = f"rrc: {{preset: lte, tail: {tail}}}"
+    path = scenario_file(WORLD.replace("ARRIVALS", "periodic, rate: 1/s")
+                         .replace("BACKGROUND", "")
+                         .replace("b: 1.288 W}}", f"b: 1.288 W}}, {rrc}}}"))
+    RecordingOracle.predicted = {}
+    result = replicate(path, "scheduler.policy=test_schedulers_oracle:RecordingOracle",
+                       "scheduler.exits=none", "devices.0.compute.speed=10 GFLOPS",
+                       ORACLE_TOPOLOGY)
+    rec = result.records
+    predicted = np.array([RecordingOracle.predicted[r] for r in rec["request"]])
+    np.testing.assert_allclose(rec["latency_s"] - rec["device_wait_s"], predicted,
+                               rtol=1e-9, atol=1e-12)
+    assert (rec["server"] >= 0).any()
+    assert result.devices[0]["promotions"] > (100 if tail == "0.7 s" else 0)
