@@ -48,6 +48,7 @@ from simulator.traces import (
     _is_number,
     _number,
     _pick_column,
+    file_version,
 )
 
 ALLOWED = ("arrival trace: one timestamp per line in seconds (or in columns.time_unit), or "
@@ -167,14 +168,7 @@ def load_arrival_trace(path: str | os.PathLike[str], column: str | None = None,
 
     Why: every replication of every device replays the same file.
     """
-    p = Path(path).resolve()
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise TraceError(path, None, "file not found", "give a path to an existing file; "
-                         "relative paths are resolved against the scenario's "
-                         "directory") from None
-    return _cached(str(p), st.st_mtime_ns, st.st_size, column, time_unit)
+    return _cached(*file_version(path), column, time_unit)
 
 
 @functools.lru_cache(maxsize=64)

@@ -47,6 +47,7 @@ from simulator.traces import (
     _number,
     _pick_column,
     _split_header,
+    file_version,
 )
 
 _ARRIVAL_CHUNK = 256  # candidates drawn per call; fixed, so streams are reproducible
@@ -164,15 +165,7 @@ def load_utilisation_trace(path: str | os.PathLike[str], time_column: str | None
                            utilisation_column: str | None = None,
                            time_unit: str | None = None) -> UtilisationTrace:
     """:func:`read_utilisation_trace` with a per-process cache (keyed on mtime and size)."""
-    p = Path(path).resolve()
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise TraceError(path, None, "file not found", "give a path to an existing file; "
-                         "relative paths are resolved against the scenario's "
-                         "directory") from None
-    return _cached(str(p), st.st_mtime_ns, st.st_size, time_column, utilisation_column,
-                   time_unit)
+    return _cached(*file_version(path), time_column, utilisation_column, time_unit)
 
 
 @functools.lru_cache(maxsize=64)

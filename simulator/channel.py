@@ -826,10 +826,24 @@ class CsvColumnsSpec(_Spec):
 
 
 def _base_dir(info: ValidationInfo) -> Path | None:
+    """The scenario file's directory, when the scenario is validated from a file."""
     context = info.context
     if isinstance(context, dict) and context.get("base_dir") is not None:
         return Path(context["base_dir"])
     return None
+
+
+def resolve_scenario_path(file: str | None, info: ValidationInfo) -> str | None:
+    """A relative ``file`` field as an absolute path next to the scenario file.
+
+    Why: a scenario names its trace files relative to itself, so it runs the
+    same from any working directory.  Absolute paths, ``None`` and scenarios
+    validated without a file are left as they are.
+    """
+    base = _base_dir(info)
+    if file is not None and base is not None and not Path(file).is_absolute():
+        return str((base / file).resolve())
+    return file
 
 
 class TraceLinkSpec(_Spec):
@@ -862,10 +876,7 @@ class TraceLinkSpec(_Spec):
     @field_validator("file")
     @classmethod
     def _resolve_against_scenario(cls, file: str, info: ValidationInfo) -> str:
-        base = _base_dir(info)
-        if base is not None and not Path(file).is_absolute():
-            return str((base / file).resolve())
-        return file
+        return resolve_scenario_path(file, info)
 
     @model_validator(mode="after")
     def _check_file(self, info: ValidationInfo) -> TraceLinkSpec:

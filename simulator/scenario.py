@@ -46,7 +46,7 @@ from simulator.background import (
     UtilisationTrace,
     load_utilisation_trace,
 )
-from simulator.channel import LinkSpec
+from simulator.channel import LinkSpec, resolve_scenario_path
 from simulator.radio import RRC_PRESETS, RrcParams
 from simulator.units import (
     _QUANTITY_PATTERN,
@@ -69,14 +69,6 @@ class ScenarioError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _base_dir(info: ValidationInfo) -> Path | None:
-    """The scenario file's directory, when the scenario is validated from a file."""
-    context = info.context
-    if isinstance(context, dict) and context.get("base_dir") is not None:
-        return Path(context["base_dir"])
-    return None
 
 
 # ------------------------------------------------------------------ model
@@ -336,10 +328,7 @@ class Workload(_Strict):
     @field_validator("file")
     @classmethod
     def _resolve_against_scenario(cls, file: str | None, info: ValidationInfo) -> str | None:
-        base = _base_dir(info)
-        if file is not None and base is not None and not Path(file).is_absolute():
-            return str((base / file).resolve())
-        return file
+        return resolve_scenario_path(file, info)
 
     @model_validator(mode="after")
     def _fields_of_the_process(self) -> Workload:
@@ -494,10 +483,7 @@ class UtilisationTraceSpec(_Strict):
     @field_validator("file")
     @classmethod
     def _resolve_against_scenario(cls, file: str, info: ValidationInfo) -> str:
-        base = _base_dir(info)
-        if base is not None and not Path(file).is_absolute():
-            return str((base / file).resolve())
-        return file
+        return resolve_scenario_path(file, info)
 
     @model_validator(mode="after")
     def _check_file(self) -> UtilisationTraceSpec:

@@ -460,14 +460,23 @@ def load_trace(path: str | os.PathLike[str], fmt: str = "auto",
     once per process keeps replications cheap.  The cache key includes the
     file's modification time and size, so an edited file is read again.
     """
+    return _cached_trace(*file_version(path), fmt, columns)
+
+
+def file_version(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """(resolved path, modification time in ns, size in bytes): a trace cache's key.
+
+    Why: the per-process caches of parsed trace files must read a file again
+    once it was edited; a missing file is reported here, once for all loaders.
+    """
     p = Path(path).resolve()
     try:
         st = p.stat()
     except FileNotFoundError:
-        raise TraceError(path, None, "file not found", "give a path to an existing trace "
-                         "file; relative paths are resolved against the scenario's "
+        raise TraceError(path, None, "file not found", "give a path to an existing file; "
+                         "relative paths are resolved against the scenario's "
                          "directory") from None
-    return _cached_trace(str(p), st.st_mtime_ns, st.st_size, fmt, columns)
+    return str(p), st.st_mtime_ns, st.st_size
 
 
 @functools.lru_cache(maxsize=64)
