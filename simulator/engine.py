@@ -94,6 +94,9 @@ class DeviceState:
     scheduler: Scheduler
     system: SystemModel
     learns: bool
+    #: (split, thresholds) of a policy with a fixed decision, checked once by ``run()``;
+    #: ``None``: ask the policy for every request.
+    fixed: tuple[int, tuple[float, ...]] | None = None
     compute_s: float = 0.0
     transmit_s: float = 0.0
     compute_j: float = 0.0
@@ -376,7 +379,15 @@ class Replication:
     # -------------------------------------------------------------- processes
 
     def run(self) -> ReplicationResult:
+        # Per-request draws as Python lists for the request's process: indexing a list
+        # costs a fraction of building a NumPy scalar, and float(x) of an array element
+        # is the same double, so records do not change.  (The arrays stay: the oracle's
+        # Hindsight and batching read them.)
+        self._server_mult = self.server_mult.tolist()
+        self._correct = self.exits.correct.tolist()
+        self._device_mult = [None if m is None else m.tolist() for m in self.device_mult]
         for dev in self.devices:
+            dev.fixed = self._fixed_plan(dev)
             self.env.process(self._arrivals(dev))
         if self.scenario.server.background is not None:
             for k, server in enumerate(self.servers):
@@ -452,16 +463,11 @@ class Replication:
         start = env.now
         # 3. the scheduler decides from what the device can see
         true_rate = dev.uplink.rate_at(start)
-        try:
-            decision = dev.scheduler.decide(self._observe(rid, dev, arrival, start))
-        except Exception as exc:  # a plug-in's bug: name the policy, keep the cause
-            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' raised "
-                                 f"{type(exc).__name__} in decide() for request {rid} on "
-                                 f"device {dev.index}: {exc}") from exc
-        split, thresholds = self._check(decision, dev)
+        split, thresholds = dev.fixed or self._decide(rid, dev, arrival, start)
         # 4. blocks 1..split on the device, leaving at a confident exit
         exit_col, dev_flops = self._device_part(rid, split, thresholds)
-        compute_s = dev_flops / dev.spec.compute.speed * self._device_multiplier(rid, dev)
+        mult = self._device_mult[dev.entry]
+        compute_s = dev_flops / dev.spec.compute.speed * (1.0 if mult is None else mult[rid])
         if compute_s > 0.0:
             yield env.timeout(compute_s)
         dev.cpu.release()
@@ -509,7 +515,7 @@ class Replication:
         energy = compute_j + tx_j + wait_j
         column = exit_col if exit_col >= 0 else -1
         exit_block = self.exit_blocks[exit_col] if exit_col >= 0 else -1
-        correct = bool(self.exits.correct[rid, column])
+        correct = self._correct[rid][column]
         self.rows.append((rid, dev.index, arrival, split, exit_block, latency, start - arrival,
                           compute_s, uplink_s, server_wait_s, service_s, downlink_s, energy,
                           bytes_up, correct, true_rate))
@@ -527,12 +533,12 @@ class Replication:
     def _serve(self, flops: float, rid: int):
         """Queue for a server worker and run ``flops``; returns (wait s, service s)."""
         env = self.env
-        srv = self.dispatcher.choose(env.now, rid)
+        arrive = env.now
+        srv = self.dispatcher.only or self.dispatcher.choose(arrive, rid)
         if self.batching is not None:
             return (yield from self._serve_batched(srv, flops, rid))
         nominal = flops / srv.speed
-        mult = self.server_mult[rid]
-        arrive = env.now
+        mult = self._server_mult[rid]
         srv.advance(arrive)
         srv.in_system += 1
         srv.enqueue(arrive, nominal, flops, mult)
@@ -619,6 +625,36 @@ class Replication:
 
     # -------------------------------------------------------------- helpers
 
+    def _decide(self, rid: int, dev: DeviceState, arrival: float, now: float
+                ) -> tuple[int, tuple[float, ...]]:
+        """Ask ``dev``'s policy for the (split, thresholds) of request ``rid`` (§4 step 3)."""
+        try:
+            decision = dev.scheduler.decide(self._observe(rid, dev, arrival, now))
+        except Exception as exc:  # a plug-in's bug: name the policy, keep the cause
+            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' raised "
+                                 f"{type(exc).__name__} in decide() for request {rid} on "
+                                 f"device {dev.index}: {exc}") from exc
+        return self._check(decision, dev)
+
+    def _fixed_plan(self, dev: DeviceState) -> tuple[int, tuple[float, ...]] | None:
+        """``dev``'s (split, thresholds) for every request, if its policy has a fixed decision.
+
+        Why: such a policy never looks at the ``Observation`` (see
+        ``Scheduler.fixed_decision``), so building one per request (estimator,
+        dispatcher backlog, the dataclass) and checking the same decision again
+        is pure cost — a third of the engine's time on the server-only M/M/1.
+        Nothing the observation reads changes state when read (link paths are
+        drawn from their own streams in fixed chunks, whatever is asked), with
+        one exception: a stale backlog report trims its history when read, so
+        with ``backlog_delay > 0`` the engine keeps observing and the history
+        stays bounded.
+        """
+        decision = dev.scheduler.fixed_decision()
+        if decision is None or any(getattr(s, "history", None) is not None
+                                   for s in self.servers):
+            return None
+        return self._check(decision, dev)
+
     def _observe(self, rid: int, dev: DeviceState, arrival: float, now: float) -> Observation:
         deadline = dev.spec.workload.deadline
         est = dev.estimator
@@ -642,20 +678,26 @@ class Replication:
         return heads, float(conf[-1]) if exit_col < 0 else math.nan
 
     def _check(self, decision: Decision, dev: DeviceState) -> tuple[int, tuple[float, ...]]:
-        """Reject decisions the engine cannot carry out, naming the policy."""
-        who = (f"scheduler.policy '{self.scenario.scheduler.policy}': decide() on device "
-               f"{dev.index} in replication {self.replication}")
+        """Reject decisions the engine cannot carry out, naming the policy.
+
+        ``who`` is a function, not a string: the message is built
+        only for a decision that fails (a per-request f-string was measurable).
+        """
+        def who() -> str:
+            return (f"scheduler.policy '{self.scenario.scheduler.policy}': decide() on device "
+                    f"{dev.index} in replication {self.replication}")
+
         if not isinstance(decision, Decision):
-            raise SchedulerError(f"{who} returned {decision!r}; allowed: a "
+            raise SchedulerError(f"{who()} returned {decision!r}; allowed: a "
                                  f"simulator.schedulers.Decision(split, thresholds)")
         split = decision.split
         if not isinstance(split, int | np.integer) or isinstance(split, bool) \
                 or not 0 <= split <= self.depth:
-            raise SchedulerError(f"{who} chose split {split!r}; allowed: a whole number in "
+            raise SchedulerError(f"{who()} chose split {split!r}; allowed: a whole number in "
                                  f"0..{self.depth} (the model has {self.depth} blocks)")
         thresholds = self.thresholds if decision.thresholds is None else decision.thresholds
         if not isinstance(thresholds, tuple | list) or len(thresholds) != len(self.exit_blocks):
-            raise SchedulerError(f"{who} gave thresholds {thresholds!r}; allowed: None (the "
+            raise SchedulerError(f"{who()} gave thresholds {thresholds!r}; allowed: None (the "
                                  f"scenario's) or a tuple of {len(self.exit_blocks)}, one per "
                                  f"exit head (at blocks {self.exit_blocks})")
         return int(split), thresholds
@@ -687,10 +729,6 @@ class Replication:
             if conf[rid, j] >= thresholds[j]:
                 return j, self.cum_flops[block] - base + heads
         return -1, self.cum_flops[self.depth] - base + heads
-
-    def _device_multiplier(self, rid: int, dev: DeviceState) -> float:
-        mult = self.device_mult[dev.entry]
-        return 1.0 if mult is None else float(mult[rid])
 
     def _result(self) -> ReplicationResult:
         rows = sorted(self.rows)
