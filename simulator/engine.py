@@ -151,7 +151,12 @@ class ServerState:
         """A request of ``nominal`` seconds joined the open batch at ``now`` (batching)."""
         self.queued_work_s += nominal
 
+    # The methods below run a few times per job, so they update the integrals
+    # inline (the body of ``advance``) rather than calling it: a Python call costs
+    # more than the arithmetic, and the arithmetic is the same, in the same order.
+
     def advance(self, now: float) -> None:
+        """Bring ∫ in-system dt and ∫ busy dt up to ``now`` (before a count changes)."""
         dt = now - self.last_change
         self.area_in_system += self.in_system * dt
         self.busy_area += self.busy * dt
@@ -161,9 +166,24 @@ class ServerState:
         """A job of ``work`` FLOP (``nominal`` s, multiplier ``mult``) joined at ``now``."""
         self.queued_work_s += nominal
 
+    def admit(self, now: float, nominal: float, work: float, mult: float) -> None:
+        """A foreground request joined the queue at ``now``: counted in the system, then queued.
+
+        Same as ``advance(now)``, ``in_system += 1``, ``enqueue(...)``, in one call.
+        """
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
+        self.in_system += 1
+        self.queued_work_s += nominal
+
     def start_service(self, now: float, nominal: float, worker: int, service: float) -> None:
         """A queued job of ``nominal`` seconds got ``worker`` (for ``service`` s) at ``now``."""
-        self.advance(now)
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
         self.queued_work_s -= nominal
         self.in_service += 1
         self.in_service_end_sum += now + nominal
@@ -171,10 +191,18 @@ class ServerState:
 
     def end_service(self, now: float, begin: float, nominal: float, worker: int) -> None:
         """The job that started at ``begin`` left ``worker`` at ``now``."""
-        self.advance(now)
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
         self.busy -= 1
         self.in_service -= 1
         self.in_service_end_sum -= begin + nominal
+
+    def leave(self, now: float, begin: float, nominal: float, worker: int) -> None:
+        """A foreground request's service ended: ``end_service``, then it leaves the system."""
+        self.end_service(now, begin, nominal, worker)
+        self.in_system -= 1
 
     def backlog_s(self, now: float) -> float:
         """Reported waiting time: nominal work ahead of a new job, per worker (s)."""
@@ -211,6 +239,11 @@ class WatchedServerState(ServerState):
 
     def enqueue(self, now: float, nominal: float, work: float, mult: float) -> None:
         self.queued_work_s += nominal
+        self.queued_actual.append((work, mult))
+        self._record(now)
+
+    def admit(self, now: float, nominal: float, work: float, mult: float) -> None:
+        super().admit(now, nominal, work, mult)
         self.queued_actual.append((work, mult))
         self._record(now)
 
@@ -458,9 +491,11 @@ class Replication:
         arrival = env.now
         # 2. wait for the device's processor
         wait = dev.cpu.acquire()
-        if wait is not None:
+        if wait is None:
+            start = arrival
+        else:
             yield wait
-        start = env.now
+            start = env.now
         # 3. the scheduler decides from what the device can see
         true_rate = dev.uplink.rate_at(start)
         split, thresholds = dev.fixed or self._decide(rid, dev, arrival, start)
@@ -539,19 +574,18 @@ class Replication:
             return (yield from self._serve_batched(srv, flops, rid))
         nominal = flops / srv.speed
         mult = self._server_mult[rid]
-        srv.advance(arrive)
-        srv.in_system += 1
-        srv.enqueue(arrive, nominal, flops, mult)
+        srv.admit(arrive, nominal, flops, mult)
         worker = srv.workers.acquire()
-        if worker.__class__ is not int:  # all busy: wait for one to be handed over
+        if worker.__class__ is int:  # a free worker, at once
+            begin = arrive
+        else:  # all busy: wait for one to be handed over
             worker = yield worker
-        begin = env.now
+            begin = env.now
         service = flops / srv.speeds[worker] * mult
         srv.start_service(begin, nominal, worker, service)
         if service > 0.0:
             yield env.timeout(service)
-        srv.end_service(env.now, begin, nominal, worker)
-        srv.in_system -= 1
+        srv.leave(env.now, begin, nominal, worker)
         srv.workers.release(worker)
         return begin - arrive, service
 
