@@ -417,7 +417,10 @@ class Replication:
         # is the same double, so records do not change.  (The arrays stay: the oracle's
         # Hindsight and batching read them.)
         self._server_mult = self.server_mult.tolist()
-        self._correct = self.exits.correct.tolist()
+        # flat (request-major): one list of a replication's bools, not one list per
+        # request, which the garbage collector would walk on every full collection
+        self._correct = self.exits.correct.ravel().tolist()
+        self._columns = self.exits.correct.shape[1]
         self._device_mult = [None if m is None else m.tolist() for m in self.device_mult]
         for dev in self.devices:
             dev.fixed = self._fixed_plan(dev)
@@ -550,7 +553,8 @@ class Replication:
         energy = compute_j + tx_j + wait_j
         column = exit_col if exit_col >= 0 else -1
         exit_block = self.exit_blocks[exit_col] if exit_col >= 0 else -1
-        correct = self._correct[rid][column]
+        correct = self._correct[(rid + 1) * self._columns - 1 if column < 0
+                                 else rid * self._columns + column]
         self.rows.append((rid, dev.index, arrival, split, exit_block, latency, start - arrival,
                           compute_s, uplink_s, server_wait_s, service_s, downlink_s, energy,
                           bytes_up, correct, true_rate))
