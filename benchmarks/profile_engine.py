@@ -60,7 +60,8 @@ COMPONENTS: dict[str, str] = {
     "_background": "background jobs",
     "_background_job": "background jobs",
     "background_arrivals": "background jobs",
-    "_result": "records → result (sort, columns)",
+    "_flush_rows": "records → result (columns, order)",
+    "_result": "records → result (columns, order)",
 }
 LOOP = "SimPy event loop (step, resume, callbacks)"
 
