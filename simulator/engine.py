@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy.events import Process, Timeout
 
 from profiles.model import ModelProfile
 from simulator.background import job_arrivals
@@ -52,6 +53,9 @@ RECORD_FIELDS = (
     "energy_j", "bytes_up", "correct", "uplink_rate_bps", "server",
 )
 _ARRIVAL_CHUNK = 256  # inter-arrival times drawn per call; fixed, so streams are reproducible
+# Finished requests' rows turned into column arrays this many at a time (see
+# ``Replication._flush_rows``); any size gives the same records.
+_RECORD_CHUNK = 4096
 
 
 def background_arrivals(server: ServerSpec, rng: np.random.Generator
@@ -86,6 +90,9 @@ class DeviceState:
     scheduler: Scheduler
     system: SystemModel
     learns: bool
+    #: (split, thresholds, server) of a policy with a fixed decision, checked once by ``run()``;
+    #: ``None``: ask the policy for every request.
+    fixed: tuple[int, tuple[float, ...], ServerState | None] | None = None
     compute_s: float = 0.0
     transmit_s: float = 0.0
     compute_j: float = 0.0
@@ -138,12 +145,18 @@ class ServerState:
     open_batch: _Batch | None = None  # with server.batching: the batch still filling
     index: int = 0                    # position in Replication.servers (the record's `server`)
     mult: np.ndarray | None = None    # per-request service multipliers of this server
+    mults: list[float] | None = None  # the same as a list, for the request's process (run())
 
     def hold(self, now: float, nominal: float) -> None:
         """A request of ``nominal`` seconds joined the open batch at ``now`` (batching)."""
         self.queued_work_s += nominal
 
+    # The methods below run a few times per job, so they update the integrals
+    # inline (the body of ``advance``) rather than calling it: a Python call costs
+    # more than the arithmetic, and the arithmetic is the same, in the same order.
+
     def advance(self, now: float) -> None:
+        """Bring ∫ in-system dt and ∫ busy dt up to ``now`` (before a count changes)."""
         dt = now - self.last_change
         self.area_in_system += self.in_system * dt
         self.busy_area += self.busy * dt
@@ -153,9 +166,24 @@ class ServerState:
         """A job of ``work`` FLOP (``nominal`` s, multiplier ``mult``) joined at ``now``."""
         self.queued_work_s += nominal
 
+    def admit(self, now: float, nominal: float, work: float, mult: float) -> None:
+        """A foreground request joined the queue at ``now``: counted in the system, then queued.
+
+        Same as ``advance(now)``, ``in_system += 1``, ``enqueue(...)``, in one call.
+        """
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
+        self.in_system += 1
+        self.queued_work_s += nominal
+
     def start_service(self, now: float, nominal: float, worker: int, service: float) -> None:
         """A queued job of ``nominal`` seconds got ``worker`` (for ``service`` s) at ``now``."""
-        self.advance(now)
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
         self.queued_work_s -= nominal
         self.in_service += 1
         self.in_service_end_sum += now + nominal
@@ -163,10 +191,18 @@ class ServerState:
 
     def end_service(self, now: float, begin: float, nominal: float, worker: int) -> None:
         """The job that started at ``begin`` left ``worker`` at ``now``."""
-        self.advance(now)
+        dt = now - self.last_change
+        self.area_in_system += self.in_system * dt
+        self.busy_area += self.busy * dt
+        self.last_change = now
         self.busy -= 1
         self.in_service -= 1
         self.in_service_end_sum -= begin + nominal
+
+    def leave(self, now: float, begin: float, nominal: float, worker: int) -> None:
+        """A foreground request's service ended: ``end_service``, then it leaves the system."""
+        self.end_service(now, begin, nominal, worker)
+        self.in_system -= 1
 
     def backlog_s(self, now: float) -> float:
         """Reported waiting time: nominal work ahead of a new job, per worker (s)."""
@@ -203,6 +239,11 @@ class WatchedServerState(ServerState):
 
     def enqueue(self, now: float, nominal: float, work: float, mult: float) -> None:
         self.queued_work_s += nominal
+        self.queued_actual.append((work, mult))
+        self._record(now)
+
+    def admit(self, now: float, nominal: float, work: float, mult: float) -> None:
+        super().admit(now, nominal, work, mult)
         self.queued_actual.append((work, mult))
         self._record(now)
 
@@ -393,7 +434,20 @@ class Replication:
     # -------------------------------------------------------------- processes
 
     def run(self) -> ReplicationResult:
+        # Per-request draws as Python lists for the request's process: indexing a list
+        # costs a fraction of building a NumPy scalar, and float(x) of an array element
+        # is the same double, so records do not change.  (The arrays stay: the oracle's
+        # Hindsight and batching read them.)
+        for server in self.servers:
+            server.mults = server.mult.tolist()
+        # flat (request-major): one list of a replication's bools, not one list per
+        # request, which the garbage collector would walk on every full collection
+        self._correct = self.exits.correct.ravel().tolist()
+        self._columns = self.exits.correct.shape[1]
+        self._device_mult = [None if m is None else m.tolist() for m in self.device_mult]
+        self._record_chunks: list[list[np.ndarray]] = []
         for dev in self.devices:
+            dev.fixed = self._fixed_plan(dev)
             self.env.process(self._arrivals(dev))
         for k, server in enumerate(self.servers):
             if self.server_specs[k].background is not None:
@@ -471,7 +525,7 @@ class Replication:
     def _spawn(self, dev: DeviceState) -> None:
         rid = self.arrived
         self.arrived += 1
-        self.env.process(self._request(rid, dev))
+        Process(self.env, self._request(rid, dev))  # = env.process(...), one call fewer
 
     def _request(self, rid: int, dev: DeviceState):
         """The life of one request (DESIGN.md §4, steps 1–7)."""
@@ -479,21 +533,21 @@ class Replication:
         arrival = env.now
         # 2. wait for the device's processor
         wait = dev.cpu.acquire()
-        if wait is not None:
+        if wait is None:
+            start = arrival
+        else:
             yield wait
-        start = env.now
+            start = env.now
         # 3. the scheduler decides from what the device can see
         true_rate = dev.uplink.rate_at(start)
-        try:
-            decision = dev.scheduler.decide(self._observe(rid, dev, arrival, start))
-        except Exception as exc:  # a plug-in's bug: name the policy, keep the cause
-            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' raised "
-                                 f"{type(exc).__name__} in decide() for request {rid} on "
-                                 f"device {dev.index}: {exc}") from exc
-        split, thresholds, chosen = self._check(decision, dev)
+        split, thresholds, chosen = dev.fixed or self._decide(rid, dev, arrival, start)
         # 4. blocks 1..split on the device, leaving at a confident exit
-        exit_col, dev_flops = self._device_part(rid, split, thresholds)
-        compute_s = dev_flops / dev.spec.compute.speed * self._device_multiplier(rid, dev)
+        if self.exit_blocks:
+            exit_col, dev_flops = self._device_part(rid, split, thresholds)
+        else:  # no exit head to test: spare the call (the same sum, + 0.0 heads)
+            exit_col, dev_flops = -1, self.cum_flops[split]
+        mult = self._device_mult[dev.entry]
+        compute_s = dev_flops / dev.spec.compute.speed * (1.0 if mult is None else mult[rid])
         if compute_s > 0.0:
             yield env.timeout(compute_s)
         dev.cpu.release()
@@ -545,9 +599,12 @@ class Replication:
                 uplink_s += wired_up
                 wired_down = route.transfer_s(8.0 * self.down_bytes)
             # 6. the server runs the rest
-            exit_col, srv_flops = self._server_part(rid, split, thresholds)
+            if self.exit_blocks:
+                exit_col, srv_flops = self._server_part(rid, split, thresholds)
+            else:  # no exit head to test: spare the call
+                srv_flops = self.cum_flops[self.depth] - self.cum_flops[split]
             if srv is None:  # the dispatch rule picks as the request reaches the edge
-                srv = self.dispatcher.choose(env.now, rid)
+                srv = self.dispatcher.only or self.dispatcher.choose(env.now, rid)
             served_by = srv.index
             server_wait_s, service_s = yield from self._serve(srv, srv_flops, rid)
             # the result returns over the wired route, then the radio downlink
@@ -571,10 +628,13 @@ class Replication:
             energy += radio.settle(rid)
         column = exit_col if exit_col >= 0 else -1
         exit_block = self.exit_blocks[exit_col] if exit_col >= 0 else -1
-        correct = bool(self.exits.correct[rid, column])
+        correct = self._correct[(rid + 1) * self._columns - 1 if column < 0
+                                 else rid * self._columns + column]
         self.rows.append((rid, dev.index, arrival, split, exit_block, latency, start - arrival,
                           compute_s, uplink_s, server_wait_s, service_s, downlink_s, energy,
                           bytes_up, correct, true_rate, served_by))
+        if len(self.rows) == _RECORD_CHUNK:
+            self._flush_rows()
         if dev.learns:
             heads, final = self._seen_confidences(rid, thresholds, exit_col)
             dev.scheduler.update(Outcome(
@@ -610,24 +670,23 @@ class Replication:
     def _serve(self, srv: ServerState, flops: float, rid: int):
         """Queue for a worker of ``srv`` and run ``flops``; returns (wait s, service s)."""
         env = self.env
+        arrive = env.now
         if self.batching is not None:
             return (yield from self._serve_batched(srv, flops, rid))
         nominal = flops / srv.speed
-        mult = srv.mult[rid]
-        arrive = env.now
-        srv.advance(arrive)
-        srv.in_system += 1
-        srv.enqueue(arrive, nominal, flops, mult)
+        mult = srv.mults[rid]
+        srv.admit(arrive, nominal, flops, mult)
         worker = srv.workers.acquire()
-        if worker.__class__ is not int:  # all busy: wait for one to be handed over
+        if worker.__class__ is int:  # a free worker, at once
+            begin = arrive
+        else:  # all busy: wait for one to be handed over
             worker = yield worker
-        begin = env.now
+            begin = env.now
         service = flops / srv.speeds[worker] * mult
         srv.start_service(begin, nominal, worker, service)
         if service > 0.0:
-            yield env.timeout(service)
-        srv.end_service(env.now, begin, nominal, worker)
-        srv.in_system -= 1
+            yield Timeout(env, service)  # = env.timeout(service), one call fewer
+        srv.leave(env.now, begin, nominal, worker)
         srv.workers.release(worker)
         return begin - arrive, service
 
@@ -700,6 +759,38 @@ class Replication:
 
     # -------------------------------------------------------------- helpers
 
+    def _decide(self, rid: int, dev: DeviceState, arrival: float, now: float
+                ) -> tuple[int, tuple[float, ...], ServerState | None]:
+        """Ask ``dev``'s policy for request ``rid``'s (split, thresholds, server) (§4 step 3)."""
+        try:
+            decision = dev.scheduler.decide(self._observe(rid, dev, arrival, now))
+        except Exception as exc:  # a plug-in's bug: name the policy, keep the cause
+            raise SchedulerError(f"policy '{self.scenario.scheduler.policy}' raised "
+                                 f"{type(exc).__name__} in decide() for request {rid} on "
+                                 f"device {dev.index}: {exc}") from exc
+        return self._check(decision, dev)
+
+    def _fixed_plan(self, dev: DeviceState
+                    ) -> tuple[int, tuple[float, ...], ServerState | None] | None:
+        """``dev``'s (split, thresholds, server) for every request, if its policy has a fixed
+        decision.
+
+        Why: such a policy never looks at the ``Observation`` (see
+        ``Scheduler.fixed_decision``), so building one per request (estimator,
+        dispatcher backlog, the dataclass) and checking the same decision again
+        is pure cost — a third of the engine's time on the server-only M/M/1.
+        Nothing the observation reads changes state when read (link paths are
+        drawn from their own streams in fixed chunks, whatever is asked), with
+        one exception: a stale backlog report trims its history when read, so
+        with ``backlog_delay > 0`` the engine keeps observing and the history
+        stays bounded.
+        """
+        decision = dev.scheduler.fixed_decision()
+        if decision is None or any(getattr(s, "history", None) is not None
+                                   for s in self.servers):
+            return None
+        return self._check(decision, dev)
+
     def _observe(self, rid: int, dev: DeviceState, arrival: float, now: float) -> Observation:
         deadline = dev.spec.workload.deadline
         est = dev.estimator
@@ -731,26 +822,30 @@ class Replication:
         """Reject decisions the engine cannot carry out, naming the policy.
 
         Returns the split, the thresholds and the chosen server (None: the
-        dispatch rule's choice).
+        dispatch rule's choice).  ``who`` is a function, not a string: the
+        message is built only for a decision that fails (a per-request
+        f-string was measurable).
         """
-        who = (f"scheduler.policy '{self.scenario.scheduler.policy}': decide() on device "
-               f"{dev.index} in replication {self.replication}")
+        def who() -> str:
+            return (f"scheduler.policy '{self.scenario.scheduler.policy}': decide() on device "
+                    f"{dev.index} in replication {self.replication}")
+
         if not isinstance(decision, Decision):
-            raise SchedulerError(f"{who} returned {decision!r}; allowed: a "
+            raise SchedulerError(f"{who()} returned {decision!r}; allowed: a "
                                  f"simulator.schedulers.Decision(split, thresholds)")
         split = decision.split
         if not isinstance(split, int | np.integer) or isinstance(split, bool) \
                 or not 0 <= split <= self.depth:
-            raise SchedulerError(f"{who} chose split {split!r}; allowed: a whole number in "
+            raise SchedulerError(f"{who()} chose split {split!r}; allowed: a whole number in "
                                  f"0..{self.depth} (the model has {self.depth} blocks)")
         thresholds = self.thresholds if decision.thresholds is None else decision.thresholds
         if not isinstance(thresholds, tuple | list) or len(thresholds) != len(self.exit_blocks):
-            raise SchedulerError(f"{who} gave thresholds {thresholds!r}; allowed: None (the "
+            raise SchedulerError(f"{who()} gave thresholds {thresholds!r}; allowed: None (the "
                                  f"scenario's) or a tuple of {len(self.exit_blocks)}, one per "
                                  f"exit head (at blocks {self.exit_blocks})")
         chosen = decision.server
         if chosen is not None:
-            chosen = self._chosen_server(chosen, dev, who)
+            chosen = self._chosen_server(chosen, dev, who())
         return int(split), thresholds, chosen
 
     def _chosen_server(self, choice: object, dev: DeviceState, who: str) -> ServerState:
@@ -814,15 +909,37 @@ class Replication:
                 return j, self.cum_flops[block] - base + heads
         return -1, self.cum_flops[self.depth] - base + heads
 
-    def _device_multiplier(self, rid: int, dev: DeviceState) -> float:
-        mult = self.device_mult[dev.entry]
-        return 1.0 if mult is None else float(mult[rid])
+    def _flush_rows(self) -> None:
+        """Turn the rows of finished requests into one chunk of column arrays.
+
+        Why in chunks, while the run goes on: a row's numbers are Python objects
+        scattered in memory; converting a replication's worth of them at the end
+        cost about a fifth of the engine's time per request at 100,000 requests
+        (cache misses), while a few thousand recent rows are still in cache, and
+        the arrays hold 8 bytes per number instead of a Python object.
+        ``np.asarray`` infers each column's dtype from its values, and
+        ``np.concatenate`` promotes the chunks' dtypes as ``np.asarray`` would
+        promote the values of the whole column, so the records are the same.
+        """
+        rows = self.rows
+        if not rows:
+            return
+        table = np.array(rows, dtype=object).reshape(len(rows), len(RECORD_FIELDS))
+        self._record_chunks.append([np.asarray(table[:, k].tolist())
+                                    for k in range(len(RECORD_FIELDS))])
+        self.rows = []
 
     def _result(self) -> ReplicationResult:
-        rows = sorted(self.rows)
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in RECORD_FIELDS]
-        records = {name: np.asarray(col) for name, col in zip(RECORD_FIELDS, columns,
-                                                               strict=True)}
+        self._flush_rows()
+        chunks = self._record_chunks
+        if not chunks:
+            records = {name: np.asarray([]) for name in RECORD_FIELDS}
+        else:
+            columns = [np.concatenate([chunk[k] for chunk in chunks])
+                       for k in range(len(RECORD_FIELDS))]
+            order = np.argsort(columns[0], kind="stable")  # completion → request order
+            records = {name: col[order] for name, col in zip(RECORD_FIELDS, columns,
+                                                              strict=True)}
         end = self.env.now
         devices = []
         for dev in self.devices:
