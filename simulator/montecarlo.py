@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from simulator.fastpath import choose_engine, run_replication
 from simulator.precision import mser_truncation
 from simulator.scenario import LoadedScenario, Scenario, resolve_model
 from simulator.summary import counted, summarise
+from simulator.traces import read_trace_files, shipped_files
 
 EXECUTORS = ("serial", "local", "dask")
 _IN_FLIGHT_PER_WORKER = 2
@@ -47,7 +48,12 @@ class ExecutorError(ValueError):
 
 @dataclass(frozen=True)
 class Task:
-    """One replication of one sweep point, self-contained (picklable, no file access)."""
+    """One replication of one sweep point, self-contained (picklable, no file access).
+
+    ``files`` holds the text of every trace file the scenario names (channel,
+    arrival and utilisation traces), so a worker on another machine needs
+    none of them on its disk.
+    """
 
     point: int
     replication: int
@@ -56,6 +62,7 @@ class Task:
     model: ModelProfile
     save_requests: bool
     engine: str = "simpy"       # "fast" or "simpy": from simulator.fastpath.choose_engine
+    files: dict[str, str] = field(default_factory=dict)  # resolved path → text
 
     @property
     def key(self) -> str:
@@ -159,7 +166,8 @@ class RunOutput:
 def run_task(task: Task) -> TaskResult:
     """Simulate one replication of one sweep point, on the engine its point chose."""
     scenario = task.scenario
-    result, engine = run_replication(scenario, task.model, task.replication, task.engine)
+    with shipped_files(task.files):
+        result, engine = run_replication(scenario, task.model, task.replication, task.engine)
     warmup = warmup_cut(result.records, scenario.horizon.warmup)
     keys = task.values
     row = {**keys, "replication": task.replication, "seed": scenario.seed,
@@ -238,6 +246,7 @@ class TaskFactory:
         self.columns = point_columns(loaded)
         self._models: dict[str, ModelProfile] = {}
         self._engines: dict[int, str] = {}
+        self._files: dict[int, dict[str, str]] = {}
 
     def model(self, scenario: Scenario) -> ModelProfile:
         key = scenario.model.model_dump_json()
@@ -252,10 +261,32 @@ class TaskFactory:
             self._engines[point] = choose_engine(sc, self.model(sc))
         return self._engines[point]
 
+    def files(self, point: int) -> dict[str, str]:
+        """The trace files a sweep point reads, read once on the lead (see ``Task``)."""
+        if point not in self._files:
+            sc = self.loaded.points[point].scenario
+            world = {k: v for k, v in sc.model_dump().items()  # the profile is resolved
+                     if k not in ("model", "sweep", "zip", "cases")}  # here; the grid is done
+            self._files[point] = read_trace_files(_file_fields(world))
+        return self._files[point]
+
     def task(self, point: int, replication: int) -> Task:
         sc = self.loaded.points[point].scenario
         return Task(point, replication, self.columns[point], sc, self.model(sc),
-                    self.save_requests, self.engine(point))
+                    self.save_requests, self.engine(point), self.files(point))
+
+
+def _file_fields(node: Any) -> Iterator[str]:
+    """Every ``file: PATH`` value in a dumped scenario (trace files; already absolute)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "file" and isinstance(value, str):
+                yield value
+            else:
+                yield from _file_fields(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _file_fields(item)
 
 
 def tasks(loaded: LoadedScenario) -> list[tuple[int, int]]:

@@ -42,12 +42,14 @@ Units: time in s, rates in bit/s, sizes in bits.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
+import hashlib
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +170,19 @@ def _make_trace(path: str, fmt: str, rows: int, edges: np.ndarray, rates: np.nda
 
 def _data_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line number, stripped text)`` of lines that carry data."""
+    for number, raw in enumerate(_read_text(path).splitlines(), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: shipped with the task (``shipped_files``), else from the disk."""
+    shipped = _SHIPPED.get(str(path))
+    if shipped is not None:
+        return shipped
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TraceError(path, None, "file not found", "give a path to an existing trace "
                          "file; relative paths are resolved against the scenario's "
@@ -179,10 +192,6 @@ def _data_lines(path: Path) -> Iterator[tuple[int, str]]:
     except UnicodeDecodeError:
         raise TraceError(path, None, "not a text file", "traces are plain text: Pensieve, "
                          "Mahimahi or CSV") from None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            yield number, line
 
 
 def _number(path: Path, line: int, token: str, what: str, allowed: str) -> float:
@@ -463,13 +472,49 @@ def load_trace(path: str | os.PathLike[str], fmt: str = "auto",
     return _cached_trace(*file_version(path), fmt, columns)
 
 
+#: Trace files shipped with a task (resolved path → text), see ``shipped_files``.
+_SHIPPED: dict[str, str] = {}
+
+
+def read_trace_files(paths: Iterable[str]) -> dict[str, str]:
+    """The text of each trace file in ``paths``, keyed by its resolved path (on the lead).
+
+    Why: a task must carry everything it reads, so a Dask worker on another
+    machine (or a lead whose files changed since) simulates the files the
+    scenario was validated with.  Trace files are small text files.
+    """
+    out = {}
+    for path in paths:
+        p = Path(path).resolve()
+        out[str(p)] = _read_text(p)
+    return out
+
+
+@contextlib.contextmanager
+def shipped_files(files: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, the trace readers take these files' text instead of the disk's."""
+    before = dict(_SHIPPED)
+    _SHIPPED.update(files)
+    try:
+        yield
+    finally:
+        _SHIPPED.clear()
+        _SHIPPED.update(before)
+
+
 def file_version(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     """(resolved path, modification time in ns, size in bytes): a trace cache's key.
 
     Why: the per-process caches of parsed trace files must read a file again
     once it was edited; a missing file is reported here, once for all loaders.
+    A shipped file (``shipped_files``) is keyed by its content instead:
+    (path, -1, a 64-bit digest of its text).
     """
     p = Path(path).resolve()
+    shipped = _SHIPPED.get(str(p))
+    if shipped is not None:
+        digest = hashlib.blake2b(shipped.encode(), digest_size=8).digest()
+        return str(p), -1, int.from_bytes(digest, "big")
     try:
         st = p.stat()
     except FileNotFoundError:

@@ -285,3 +285,43 @@ def test_mser_warmup_drops_the_transient_of_each_replication(tmp_path) -> None:
     for rep, n in zip(res.summary["replication"], res.summary["requests"], strict=True):
         kept = res.requests[res.requests["replication"] == rep]
         assert len(kept) == n and kept["request"].min() == 3000 - n
+
+
+def test_a_task_carries_its_trace_files_so_a_worker_needs_none_on_disk(tmp_path) -> None:
+    # A Dask worker on another machine has none of the lead's files: the task must hold
+    # every trace it reads.  The scenario (arrival, utilisation and channel traces) is
+    # copied, its tasks built and pickled, the files deleted, and a fresh interpreter
+    # in another directory runs the task: the same summary as the lead's own run.
+    import json
+    import os
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    from simulator.montecarlo import TaskFactory, run_task
+
+    root = Path(__file__).resolve().parents[1]
+    here = tmp_path / "lead"
+    shutil.copytree(root / "scenarios" / "traces", here / "traces")
+    shutil.copy(root / "scenarios" / "motion_cameras.yaml", here / "s.yaml")
+    uplink = ("channel.uplink={model: trace, file: traces/norway_bus_3.log, "
+              "format: pensieve}")
+    loaded = load_scenario(here / "s.yaml", ["horizon.requests=300", "horizon.warmup=0",
+                                             "sweep={}", uplink])
+    task = TaskFactory(loaded, save_requests=False).task(0, 1)
+    assert sorted(Path(p).name for p in task.files) == [
+        "motion_camera_arrivals.csv", "norway_bus_3.log", "tenant_utilisation.csv"]
+    expected = run_task(task).summary
+    (tmp_path / "task.pkl").write_bytes(pickle.dumps(task))
+    shutil.rmtree(here)
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    code = ("import pickle, json, sys; from simulator.montecarlo import run_task; "
+            "task = pickle.loads(open(sys.argv[1], 'rb').read()); "
+            "print(json.dumps(run_task(task).summary))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "task.pkl")],
+                          cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(json.dumps(expected))
