@@ -2,7 +2,8 @@
 
 Random *valid* scenarios (inline models with random blocks and exit heads,
 random speeds and rates kept below 90% utilisation, static policies and fixed
-splits, constant / ideal / Markov links, dedicated or shared uplinks) must run
+splits, constant / ideal / Markov links, dedicated or shared uplinks, radios
+with or without an RRC state machine, with or without a topology) must run
 without error and keep the books: every one of the ``horizon.requests``
 arrivals is completed exactly once, a request's latency is the sum of its
 stages (DESIGN.md §9), energy is never negative, ``exit`` is -1 or a block
@@ -101,11 +102,18 @@ def valid_scenarios(draw) -> dict[str, Any]:
         radio = draw(st.one_of(st.floats(0.0, 3.0), st.builds(
             lambda a, b: {"model": "linear", "a": a, "b": b}, st.floats(0.0, 1e-6),
             st.floats(0.0, 2.0))))
+        power: dict[str, Any] = {"compute": draw(st.floats(0.0, 5.0)),
+                                 "idle": draw(st.floats(0.0, 1.0)), "radio": radio}
+        if draw(st.booleans()):  # the radio's RRC state machine: a preset or its own values
+            power["rrc"] = draw(st.one_of(st.sampled_from(["lte", "wifi"]), st.builds(
+                lambda p, pw, t, tw: {"promotion": p, "promotion_power": pw, "tail": t,
+                                      "tail_power": tw},
+                st.floats(0.0, 0.5), st.floats(0.0, 2.0), st.floats(0.0, 5.0),
+                st.floats(0.0, 2.0))))
         devices.append({
             "name": f"d{i}", "count": count,
             "compute": {"speed": speed, "variability": draw(variabilities)},
-            "power": {"compute": draw(st.floats(0.0, 5.0)), "idle": draw(st.floats(0.0, 1.0)),
-                      "radio": radio},
+            "power": power,
             "workload": {"arrivals": draw(st.sampled_from(["poisson", "periodic"])),
                          "rate": rate, "phase": draw(st.sampled_from(["random", "zero"]))}})
     workers = draw(st.integers(1, 3))
@@ -128,7 +136,7 @@ def valid_scenarios(draw) -> dict[str, Any]:
     threshold = st.one_of(st.floats(0.0, 1.0), st.just(math.inf))
     scheduler["thresholds"] = draw(st.one_of(
         st.none(), threshold, st.lists(threshold, min_size=n_exits, max_size=n_exits)))
-    return {
+    raw = {
         "name": "property", "seed": draw(st.integers(0, 2**32 - 1)), "replications": 1,
         "horizon": {"requests": draw(st.integers(1, 300))},
         "model": model, "devices": devices,
@@ -136,6 +144,16 @@ def valid_scenarios(draw) -> dict[str, Any]:
                     "rtt": draw(st.floats(0.0, 0.1)), **draw(sharing)},
         "server": server, "scheduler": scheduler,
     }
+    if draw(st.booleans()):  # behind a topology: an access point, the edge, maybe a cloud
+        wire = st.builds(lambda latency, rate: {"latency": latency, "rate": rate},
+                         st.floats(0.0, 0.05), st.floats(1e6, 1e10))
+        nodes = [{"name": "ap", "kind": "access_point"}, {"name": "edge", "kind": "edge"}]
+        links_ = [{"between": ["ap", "edge"], **draw(wire)}]
+        if draw(st.booleans()):
+            nodes.append({"name": "cloud", "kind": "cloud", "server": copy.deepcopy(server)})
+            links_.append({"between": ["edge", "cloud"], **draw(wire)})
+        raw["topology"] = {"nodes": nodes, "links": links_}
+    return raw
 
 
 def simulate(raw: dict[str, Any]):
@@ -171,6 +189,10 @@ def test_random_valid_scenarios_run_and_keep_the_books(raw) -> None:
                                   cut_bytes[rec["split"][offloaded]])
     for stage in ("uplink_s", "server_wait_s", "server_service_s", "downlink_s"):
         assert np.all(rec[stage][~offloaded] == 0), stage
+    # the server that ran it: one of the edge's (a topology's nodes) exactly when offloaded
+    servers = len(raw["topology"]["nodes"]) - 1 if "topology" in raw else 1
+    assert np.array_equal(rec["server"] >= 0, offloaded)
+    assert np.all(rec["server"] < servers)
 
 
 # ------------------------------------------------------------------ invalid scenarios
