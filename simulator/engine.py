@@ -451,7 +451,7 @@ class Replication:
             self.env.process(self._arrivals(dev))
         for k, server in enumerate(self.servers):
             if self.server_specs[k].background is not None:
-                self.env.process(self._background(server, k))
+                self._background(server, k)
         self.env.run(until=self.done)
         for server in self.servers:
             server.advance(self.env.now)
@@ -732,28 +732,66 @@ class Replication:
         srv.workers.release(worker)
         batch.done.succeed((begin, service))
 
-    def _background(self, srv: ServerState, index: int):
-        """Other tenants' jobs arriving at ``srv`` (see ``background_arrivals``)."""
+    def _background(self, srv: ServerState, index: int) -> None:
+        """Other tenants' jobs arriving at ``srv`` (see ``background_arrivals``), for ever.
+
+        A chain of timeouts, each arrival's callback queueing its job and
+        scheduling the next arrival, rather than a SimPy process: the same
+        events at the same instants (``now + (at − now)``, as a process's
+        ``timeout(at − now)`` gives), without a generator step per job.
+        """
         env = self.env
         rng = stream(self.scenario.seed, self.replication, Component.BACKGROUND, index)
         spec = self.server_specs[index]
         work = spec.background.work
         nominal = work / srv.speed
-        for at, mult in background_arrivals(spec, rng):
-            yield env.timeout(at - env.now)
-            env.process(self._background_job(srv, work, nominal, mult))
+        arrivals = background_arrivals(spec, rng)
 
-    def _background_job(self, srv: ServerState, work: float, nominal: float, mult: float):
-        env = self.env
-        srv.enqueue(env.now, nominal, work, mult)
+        def next_arrival() -> None:
+            at, mult = next(arrivals)
+            Timeout(env, at - env.now).callbacks.append(lambda _: arrive(mult))
+
+        def arrive(mult: float) -> None:
+            self._background_job(srv, work, nominal, mult)
+            next_arrival()
+
+        next_arrival()
+
+    def _background_job(self, srv: ServerState, work: float, nominal: float,
+                        mult: float) -> None:
+        """One background job of ``work`` FLOP joins ``srv``'s FIFO queue now.
+
+        Why callbacks, not a SimPy process per job: the reference scenario
+        simulates about ten background jobs per request, and a process costs
+        a generator and an ``Initialize`` event on top of the job's own
+        events.  The job's steps run as callbacks of the same events a process
+        would wait on (the hand-over of a worker, the end of the service), so
+        they happen at the same instants and in the same order; only the
+        ``Initialize`` step is gone (the job queues in the arrival's step
+        rather than in an urgent event right after it, which differs only if
+        another urgent event falls on the very same instant).
+        """
+        srv.enqueue(self.env.now, nominal, work, mult)
         worker = srv.workers.acquire()
-        if worker.__class__ is not int:
-            worker = yield worker
+        if worker.__class__ is int:
+            self._serve_background(srv, work, nominal, mult, worker)
+        else:  # all busy: start when a worker is handed over
+            worker.callbacks.append(
+                lambda handed: self._serve_background(srv, work, nominal, mult, handed.value))
+
+    def _serve_background(self, srv: ServerState, work: float, nominal: float, mult: float,
+                          worker: int) -> None:
+        """A background job got ``worker`` now: run it, then free the worker."""
+        env = self.env
         begin = env.now
         service = work / srv.speeds[worker] * mult
         srv.start_service(begin, nominal, worker, service)
-        yield env.timeout(service)
-        srv.end_service(env.now, begin, nominal, worker)
+        Timeout(env, service).callbacks.append(
+            lambda _: self._end_background(srv, begin, nominal, worker))
+
+    def _end_background(self, srv: ServerState, begin: float, nominal: float,
+                        worker: int) -> None:
+        srv.end_service(self.env.now, begin, nominal, worker)
         srv.background_jobs += 1
         srv.workers.release(worker)
 
