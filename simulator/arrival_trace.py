@@ -44,6 +44,7 @@ from simulator.traces import (
     _TIME_UNITS,
     TraceError,
     _column_unit,
+    _csv_cells,
     _data_lines,
     _is_number,
     _number,
@@ -151,10 +152,7 @@ def _read_csv_times(p: Path, header_row: tuple[int, str], rows: Iterator[tuple[i
     scale = _column_unit(p, header_line, header[ti], time_unit, _TIME_UNITS, _TIME_NAMES,
                          "time", "'time_s' or 'timestamp (ms)'")
     for number, text in rows:
-        cells = next(csv.reader([text], delimiter=delimiter))
-        if len(cells) != len(header):
-            raise TraceError(p, number, f"expected {len(header)} columns like the header, "
-                             f"found {len(cells)}: {text!r}", ALLOWED)
+        cells = _csv_cells(p, number, text, delimiter, len(header), ALLOWED)
         t = _number(p, number, cells[ti].strip(), "timestamp", ALLOWED) * scale
         _check_order(p, number, t, times[-1] if times else None)
         times.append(t)

@@ -194,6 +194,16 @@ def _read_text(path: Path) -> str:
                          "Mahimahi or CSV") from None
 
 
+def _csv_cells(path: Path, line: int, text: str, delimiter: str, width: int,
+               allowed: str) -> list[str]:
+    """The cells of one CSV data row, which must have as many as the header (``width``)."""
+    cells = next(csv.reader([text], delimiter=delimiter))
+    if len(cells) != width:
+        raise TraceError(path, line, f"expected {width} columns like the header, "
+                         f"found {len(cells)}: {text!r}", allowed)
+    return cells
+
+
 def _number(path: Path, line: int, token: str, what: str, allowed: str) -> float:
     try:
         value = float(token)
@@ -394,10 +404,7 @@ def read_csv(path: str | os.PathLike[str], columns: CsvColumns | None = None) ->
     times: list[float] = []
     rates: list[float] = []
     for number, text in rows:
-        cells = next(csv.reader([text], delimiter=delimiter))
-        if len(cells) != len(header):
-            raise TraceError(p, number, f"expected {len(header)} columns like the header, "
-                             f"found {len(cells)}: {text!r}", _CSV_ALLOWED)
+        cells = _csv_cells(p, number, text, delimiter, len(header), _CSV_ALLOWED)
         t = _number(p, number, cells[ti].strip(), "time", _CSV_ALLOWED) * t_scale
         r = _number(p, number, cells[ri].strip(), "rate", _CSV_ALLOWED) * r_scale
         _check_increasing(p, number, t, times[-1] if times else None, _CSV_ALLOWED)
